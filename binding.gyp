@@ -1,0 +1,48 @@
+{
+  "targets": [
+    {
+      "target_name": "firehose_redis",
+      "sources": [
+        "native/addon.cc",
+        "native/decoder.cc",
+        "native/ingester.cc",
+        "native/core/car.cc",
+        "native/core/cbor.cc",
+        "native/core/cid.cc",
+        "native/core/dagjson.cc",
+        "native/core/encoding.cc",
+        "native/core/filter.cc",
+        "native/core/frame.cc",
+        "native/core/json.cc",
+        "native/core/queue.cc",
+        "native/core/redis.cc",
+        "native/core/resp.cc",
+        "native/core/utf8.cc",
+        "native/core/writer.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "native/core"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NODE_ADDON_API_DISABLE_DEPRECATED"
+      ],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags": ["<!@(pkg-config --cflags hiredis)"],
+      "libraries": ["<!@(pkg-config --libs hiredis)", "-lpthread"],
+      "conditions": [
+        ["'<!(pkg-config --exists hiredis_ssl && echo yes || echo no)'=='yes'", {
+          "defines": ["FH_HAVE_HIREDIS_SSL=1"],
+          "libraries": ["<!@(pkg-config --libs hiredis_ssl)"]
+        }],
+        ["'<!(echo $FH_SANITIZE)'=='1'", {
+          "cflags_cc": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-O1", "-g"],
+          "ldflags": ["-fsanitize=address,undefined"]
+        }]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,181 @@
+// The decoding core exposed to JavaScript: frames (for the `decode` command,
+// tests and benchmarks), single DAG-CBOR values and CAR files (for tests and
+// tools). The service itself decodes on the writer thread.
+#include "addon.h"
+
+#include "car.h"
+#include "cid.h"
+#include "dagjson.h"
+#include "encoding.h"
+
+namespace fh {
+
+namespace {
+
+size_t ReadSize(const Napi::Object& o, const char* key, size_t fallback) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? size_t(v.As<Napi::Number>().Int64Value()) : fallback;
+}
+
+bool ReadBool(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  return v.IsBoolean() && v.As<Napi::Boolean>().Value();
+}
+
+Napi::Value SpanString(Napi::Env env, Span s) {
+  return Napi::String::New(env, reinterpret_cast<const char*>(s.p), s.n);
+}
+
+class Decoder : public Napi::ObjectWrap<Decoder> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports) {
+    exports.Set("Decoder", DefineClass(env, "Decoder", {InstanceMethod("decode", &Decoder::Decode)}));
+  }
+
+  explicit Decoder(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<Decoder>(info),
+        decoder_(info[0].IsObject() ? ReadDecoderOptions(info[0].As<Napi::Object>())
+                                    : DecoderOptions{}) {}
+
+ private:
+  Napi::Value Decode(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray()) {
+      throw MakeError(env, "ERR_INVALID_ARG", "decode() takes a Buffer or Uint8Array");
+    }
+    auto a = info[0].As<Napi::Uint8Array>();
+    const FrameResult& r = decoder_.decode(Span(a.Data(), a.ByteLength()));
+    if (r.kind == FrameKind::Invalid) throw MakeError(env, "ERR_FRAME_INVALID", r.error);
+    return FrameToJs(env, r);
+  }
+
+  FrameDecoder decoder_;
+};
+
+// decodeValue(bytes, asRecord): one DAG-CBOR value as atproto JSON text.
+// As a record it must also be a map with a $type.
+Napi::Value DecodeValue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray()) {
+    throw MakeError(env, "ERR_INVALID_ARG", "decodeValue() takes a Buffer or Uint8Array");
+  }
+  auto a = info[0].As<Napi::Uint8Array>();
+  Span in(a.Data(), a.ByteLength());
+  Buffer out;
+  std::string why;
+  if (info[1].ToBoolean().Value()) {
+    if (!write_json_record(in, out, why)) throw MakeError(env, "ERR_CBOR_INVALID", why);
+  } else {
+    CborReader r(in);
+    if (!write_json_value(r, out)) throw MakeError(env, "ERR_CBOR_INVALID", r.error());
+    if (!r.at_end()) {
+      r.fail("trailing bytes after the value");
+      throw MakeError(env, "ERR_CBOR_INVALID", r.error());
+    }
+  }
+  return SpanString(env, out.span());
+}
+
+// CIDv0 roots exist in generic CARs; print them the way IPFS does.
+std::string CidText(Span cid) {
+  if (cid.n == 34 && cid.p[0] == 0x12) {
+    std::string s(base58btc_len(cid.n), '\0');
+    s.resize(base58btc(cid.p, cid.n, s.data()));
+    return s;
+  }
+  return cid_to_string(cid);
+}
+
+// readCar(bytes): {roots, blocks: [{cid, data}]}, or an ERR_CAR_INVALID error.
+Napi::Value ReadCar(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray()) {
+    throw MakeError(env, "ERR_INVALID_ARG", "readCar() takes a Buffer or Uint8Array");
+  }
+  auto a = info[0].As<Napi::Uint8Array>();
+  CarReader car;
+  std::string why;
+  if (!car.parse(Span(a.Data(), a.ByteLength()), SIZE_MAX, why)) {
+    throw MakeError(env, "ERR_CAR_INVALID", why);
+  }
+  Napi::Array roots = Napi::Array::New(env, car.roots().size());
+  for (size_t i = 0; i < car.roots().size(); i++) {
+    roots.Set(uint32_t(i), CidText(car.roots()[i]));
+  }
+  Napi::Array blocks = Napi::Array::New(env, car.blocks().size());
+  for (size_t i = 0; i < car.blocks().size(); i++) {
+    const CarBlock& b = car.blocks()[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("cid", CidText(b.cid));
+    o.Set("data", Napi::Buffer<uint8_t>::Copy(env, b.data.p, b.data.n));
+    blocks.Set(uint32_t(i), o);
+  }
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("roots", roots);
+  r.Set("blocks", blocks);
+  return r;
+}
+
+}  // namespace
+
+DecoderOptions ReadDecoderOptions(const Napi::Object& o) {
+  DecoderOptions d;
+  d.max_message_bytes = ReadSize(o, "maxMessageBytes", d.max_message_bytes);
+  d.max_blocks_bytes = ReadSize(o, "maxBlocksBytes", d.max_blocks_bytes);
+  d.max_ops = ReadSize(o, "maxOps", d.max_ops);
+  d.emit_sync = ReadBool(o, "emitSync");
+  d.emit_info = ReadBool(o, "emitInfo");
+  Napi::Value c = o.Get("collections");
+  if (c.IsArray()) {
+    Napi::Array arr = c.As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      d.filter.add(arr.Get(i).As<Napi::String>().Utf8Value());
+    }
+  }
+  return d;
+}
+
+Napi::Value FrameToJs(Napi::Env env, const FrameResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  bool entry = r.kind == FrameKind::Entry;
+  o.Set("kind", entry ? "entry" : "silent");
+  if (entry) {
+    o.Set("type", entry_type_name(r.entry));
+  } else {
+    o.Set("reason", silence_name(r.silence));
+  }
+  o.Set("frame", r.op == -1 ? Napi::Value(Napi::String::New(env, "error"))
+                            : SpanString(env, r.type));
+  o.Set("seq", r.has_seq ? Napi::Value(Napi::Number::New(env, double(r.seq))) : env.Null());
+  if (entry) o.Set("data", SpanString(env, r.data));
+  if (!r.time.empty()) o.Set("time", SpanString(env, r.time));
+  if (r.op == -1) {
+    o.Set("error", SpanString(env, r.error_name));
+  } else if (!r.error_name.empty()) {
+    o.Set("name", SpanString(env, r.error_name));
+  }
+  if (!r.message.empty()) o.Set("message", SpanString(env, r.message));
+  if (r.entry == EntryType::Commit || r.silence == Silence::FilteredOut) {
+    o.Set("opsTotal", r.ops_total);
+    o.Set("opsFiltered", r.ops_filtered);
+  }
+  Napi::Array skipped = Napi::Array::New(env, r.skipped.size());
+  for (size_t i = 0; i < r.skipped.size(); i++) {
+    const SkippedOp& s = r.skipped[i];
+    Napi::Object so = Napi::Object::New(env);
+    so.Set("path", SpanString(env, s.path));
+    so.Set("reason", skip_reason_name(s.reason));
+    so.Set("detail", s.detail);
+    skipped.Set(uint32_t(i), so);
+  }
+  o.Set("skipped", skipped);
+  return o;
+}
+
+void InitDecoder(Napi::Env env, Napi::Object exports) {
+  Decoder::Init(env, exports);
+  exports.Set("decodeValue", Napi::Function::New(env, DecodeValue, "decodeValue"));
+  exports.Set("readCar", Napi::Function::New(env, ReadCar, "readCar"));
+}
+
+}  // namespace fh

@@ -1,0 +1,359 @@
+// Ingester: the JavaScript face of the writer. push() copies a frame into
+// the native queue and returns; everything else happens on the writer's
+// thread, which reports back through one thread-safe function. Reports are
+// gathered under a lock and turned into JavaScript values on the main
+// thread in one go (the node-rdkafka pattern), one wake-up per burst.
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "addon.h"
+#include "writer.h"
+
+namespace fh {
+
+namespace {
+
+class Ingester;
+void CallJs(Napi::Env env, Napi::Function cb, Ingester* self, void* data);
+using Tsfn = Napi::TypedThreadSafeFunction<Ingester, void, CallJs>;
+
+std::string Str(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+}
+
+int64_t Int(const Napi::Object& o, const char* key, int64_t fallback) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().Int64Value() : fallback;
+}
+
+WriterConfig ReadConfig(const Napi::Object& o) {
+  WriterConfig c;
+  Napi::Object r = o.Get("redis").As<Napi::Object>();
+  c.redis.host = Str(r, "host");
+  c.redis.port = int(Int(r, "port", 6379));
+  c.redis.path = Str(r, "path");
+  c.redis.username = Str(r, "username");
+  c.redis.password = Str(r, "password");
+  c.redis.db = int(Int(r, "db", 0));
+  c.redis.tls = r.Get("tls").ToBoolean().Value();
+  c.redis.connect_timeout_ms = int(Int(r, "connectTimeoutMs", c.redis.connect_timeout_ms));
+  c.redis.command_timeout_ms = int(Int(r, "commandTimeoutMs", c.redis.command_timeout_ms));
+  c.stream_key = Str(o, "streamKey");
+  c.cursor_key = Str(o, "cursorKey");
+  c.max_stream_len = uint64_t(Int(o, "maxStreamLen", int64_t(c.max_stream_len)));
+  c.batch_max_events = size_t(Int(o, "batchMaxEvents", int64_t(c.batch_max_events)));
+  c.batch_max_bytes = size_t(Int(o, "batchMaxBytes", int64_t(c.batch_max_bytes)));
+  c.linger = std::chrono::microseconds(Int(o, "flushIntervalUs", c.linger.count()));
+  c.queue_high = size_t(Int(o, "queueHighBytes", int64_t(c.queue_high)));
+  c.queue_low = size_t(Int(o, "queueLowBytes", int64_t(c.queue_low)));
+  c.retry_initial = std::chrono::milliseconds(Int(o, "retryInitialMs", c.retry_initial.count()));
+  c.retry_max = std::chrono::milliseconds(Int(o, "retryMaxMs", c.retry_max.count()));
+  c.status_key = Str(o, "statusKey");
+  c.recent_key = Str(o, "recentKey");
+  c.broadcast_channel = Str(o, "broadcastChannel");
+  Napi::Value d = o.Get("decoder");
+  if (d.IsObject()) c.decoder = ReadDecoderOptions(d.As<Napi::Object>());
+  return c;
+}
+
+Napi::Value NullableString(Napi::Env env, bool has, const std::string& s) {
+  return has ? Napi::Value(Napi::String::New(env, s)) : env.Null();
+}
+
+Napi::Object BatchToJs(Napi::Env env, const BatchReport& b) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("type", "batch");
+  o.Set("cursor", NullableString(env, b.has_cursor, b.cursor));
+  o.Set("entries", double(b.entries));
+  o.Set("frames", double(b.frames));
+  o.Set("bytes", double(b.bytes));
+  o.Set("dataBytes", double(b.data_bytes));
+  o.Set("writeMs", b.write_ms);
+  o.Set("maxWaitMs", b.max_wait_ms);
+  o.Set("retries", double(b.retries));
+  o.Set("queueBytes", double(b.queue_bytes));
+  o.Set("queueFrames", double(b.queue_frames));
+  o.Set("lastTime", NullableString(env, b.has_time, b.last_time));
+  const FrameCounts& c = b.counts;
+  Napi::Object counts = Napi::Object::New(env);
+  counts.Set("commit", double(c.commit));
+  counts.Set("identity", double(c.identity));
+  counts.Set("account", double(c.account));
+  counts.Set("sync", double(c.sync));
+  counts.Set("info", double(c.info));
+  counts.Set("error", double(c.error));
+  counts.Set("legacy", double(c.legacy));
+  counts.Set("unknown", double(c.unknown));
+  counts.Set("filtered", double(c.filtered));
+  counts.Set("invalid", double(c.invalid));
+  o.Set("counts", counts);
+  o.Set("opsSkipped", double(b.ops_skipped));
+  o.Set("opsFiltered", double(b.ops_filtered));
+  Napi::Object by_reason = Napi::Object::New(env);
+  for (size_t i = 0; i < kSkipReasons; i++) {
+    if (b.skipped_by_reason[i]) {
+      by_reason.Set(skip_reason_name(SkipReason(i)), double(b.skipped_by_reason[i]));
+    }
+  }
+  o.Set("skippedByReason", by_reason);
+  Napi::Array skipped = Napi::Array::New(env, b.skipped.size());
+  for (size_t i = 0; i < b.skipped.size(); i++) {
+    const SkipNote& s = b.skipped[i];
+    Napi::Object so = Napi::Object::New(env);
+    so.Set("seq", s.has_seq ? Napi::Value(Napi::Number::New(env, double(s.seq))) : env.Null());
+    so.Set("path", s.path);
+    so.Set("reason", s.reason);
+    so.Set("detail", s.detail);
+    skipped.Set(uint32_t(i), so);
+  }
+  o.Set("skipped", skipped);
+  Napi::Array invalid = Napi::Array::New(env, b.invalid.size());
+  for (size_t i = 0; i < b.invalid.size(); i++) {
+    Napi::Object io = Napi::Object::New(env);
+    io.Set("error", b.invalid[i].error);
+    io.Set("bytes", double(b.invalid[i].bytes));
+    invalid.Set(uint32_t(i), io);
+  }
+  o.Set("invalid", invalid);
+  Napi::Array notices = Napi::Array::New(env, b.notices.size());
+  for (size_t i = 0; i < b.notices.size(); i++) {
+    const Notice& n = b.notices[i];
+    Napi::Object no = Napi::Object::New(env);
+    no.Set("frame", n.frame);
+    no.Set("name", n.name);
+    no.Set("message", NullableString(env, !n.message.empty(), n.message));
+    notices.Set(uint32_t(i), no);
+  }
+  o.Set("notices", notices);
+  Napi::Array unknown = Napi::Array::New(env, b.unknown_types.size());
+  for (size_t i = 0; i < b.unknown_types.size(); i++) unknown.Set(uint32_t(i), b.unknown_types[i]);
+  o.Set("unknownTypes", unknown);
+  return o;
+}
+
+Napi::Value EventToJs(Napi::Env env, const WriterEvent& e) {
+  using T = WriterEvent::Type;
+  if (e.type == T::Batch) return BatchToJs(env, e.batch);
+  Napi::Object o = Napi::Object::New(env);
+  switch (e.type) {
+    case T::Ready:
+      o.Set("type", "ready");
+      o.Set("cursor", NullableString(env, e.has_cursor, e.cursor));
+      break;
+    case T::RedisDown:
+      o.Set("type", "redis-down");
+      o.Set("error", e.error);
+      o.Set("attempt", double(e.attempt));
+      o.Set("retryInMs", double(e.retry_ms));
+      break;
+    case T::RedisUp: o.Set("type", "redis-up"); break;
+    case T::Drain: o.Set("type", "drain"); break;
+    case T::Fatal:
+      o.Set("type", "fatal");
+      o.Set("error", MakeError(env, "ERR_REDIS_FATAL", e.error).Value());
+      break;
+    case T::Closed:
+      o.Set("type", "closed");
+      o.Set("flushed", e.flushed);
+      o.Set("pendingFrames", double(e.pending));
+      break;
+    case T::CursorKey:
+      o.Set("type", "cursor-key");
+      o.Set("key", e.key);
+      o.Set("cursor", NullableString(env, e.has_cursor, e.cursor));
+      break;
+    case T::Batch: break;
+  }
+  return o;
+}
+
+// Reads just the header map: is this an error frame or #info?
+bool IsControlFrame(Span msg) {
+  CborReader r(msg);
+  Item it;
+  if (!r.next(it) || it.kind != Kind::Map || it.u > 4) return false;
+  Span prev, k;
+  for (uint64_t i = 0; i < it.u; i++) {
+    Item v;
+    if (!r.next_key(k, prev) || !r.next(v)) return false;
+    if (k == "op" && v.kind == Kind::Negint) return true;
+    if (k == "t" && v.kind == Kind::Text && Span(v.s) == "#info") return true;
+    if (v.kind == Kind::Array || v.kind == Kind::Map) return false;
+  }
+  return false;
+}
+
+class Ingester : public Napi::ObjectWrap<Ingester> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports) {
+    exports.Set("Ingester", DefineClass(env, "Ingester",
+                                        {InstanceMethod("push", &Ingester::Push),
+                                         InstanceMethod("close", &Ingester::Close),
+                                         InstanceMethod("stats", &Ingester::Stats),
+                                         InstanceMethod("switchCursorKey", &Ingester::SwitchCursorKey),
+                                         InstanceMethod("setStatus", &Ingester::SetStatus)}));
+  }
+
+  explicit Ingester(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Ingester>(info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsObject() || !info[1].IsFunction()) {
+      throw MakeError(env, "ERR_INVALID_ARG", "new Ingester(options, onEvent)");
+    }
+    WriterConfig cfg = ReadConfig(info[0].As<Napi::Object>());
+    // The finalizer runs once the writer has sent its last event: only then
+    // may this object be collected.
+    tsfn_ = Tsfn::New(env, info[1].As<Napi::Function>(), "firehose-redis writer", 0, 1, this,
+                      [](Napi::Env, void*, Ingester* self) {
+                        self->writer_.reset();
+                        if (!self->tearing_down_) self->Unref();
+                      });
+    // Registered after the thread-safe function so that it runs before the
+    // function's own teardown at environment exit.
+    napi_add_env_cleanup_hook(env, Teardown, this);
+    Ref();  // alive until the writer has closed, even if JavaScript lets go
+    writer_ = std::make_unique<Writer>(std::move(cfg),
+                                       [this](WriterEvent&& e) { OnEvent(std::move(e)); });
+  }
+
+  ~Ingester() override {
+    napi_remove_env_cleanup_hook(Env(), Teardown, this);
+    StopWriter();
+  }
+
+  // Main thread, from the thread-safe function: turn the gathered events
+  // into JavaScript calls.
+  void Deliver(Napi::Env env, Napi::Function cb) {
+    std::vector<WriterEvent> events;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      events.swap(pending_);
+      signalled_ = false;
+    }
+    for (WriterEvent& e : events) {
+      Napi::HandleScope scope(env);
+      if (e.type == WriterEvent::Type::Closed) {
+        closed_ = true;
+        close_result_ = Napi::Persistent(EventToJs(env, e).As<Napi::Object>());
+        for (Napi::Promise::Deferred& d : close_waiters_) d.Resolve(close_result_.Value());
+        close_waiters_.clear();
+      }
+      try {
+        cb.Call({EventToJs(env, e)});
+      } catch (const Napi::Error& err) {
+        err.ThrowAsJavaScriptException();
+        return;
+      }
+    }
+  }
+
+ private:
+  // Writer thread.
+  void OnEvent(WriterEvent&& e) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (tearing_down_ || released_) return;
+    bool closed = e.type == WriterEvent::Type::Closed;
+    pending_.push_back(std::move(e));
+    if (!signalled_) {
+      signalled_ = true;
+      tsfn_.NonBlockingCall();
+    }
+    if (closed) {
+      released_ = true;
+      tsfn_.Release();
+    }
+  }
+
+  static void Teardown(void* arg) {
+    Ingester* self = static_cast<Ingester*>(arg);
+    {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      self->tearing_down_ = true;
+    }
+    self->StopWriter();
+  }
+
+  void StopWriter() {
+    if (writer_) writer_->abort();
+  }
+
+  Napi::Value Push(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray()) {
+      throw MakeError(env, "ERR_INVALID_ARG", "push() takes a Buffer or Uint8Array");
+    }
+    if (!writer_ || closed_) return Napi::Boolean::New(env, false);
+    auto a = info[0].As<Napi::Uint8Array>();
+    Span frame(a.Data(), a.ByteLength());
+    bool room = writer_->push(frame);
+    if (!IsControlFrame(frame)) return Napi::Boolean::New(env, room);
+    // The relay closes the socket right after an error frame: JavaScript
+    // needs its name now, not when the writer reaches it.
+    const FrameResult& r = control_.decode(frame);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("frame", r.op == -1 ? "error" : "#info");
+    o.Set("name", Napi::String::New(env, reinterpret_cast<const char*>(r.error_name.p), r.error_name.n));
+    o.Set("message", r.message.empty() ? env.Null()
+                                       : Napi::Value(Napi::String::New(
+                                             env, reinterpret_cast<const char*>(r.message.p), r.message.n)));
+    o.Set("full", !room);
+    return o;
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto deferred = Napi::Promise::Deferred::New(env);
+    if (closed_) {
+      deferred.Resolve(close_result_.Value());
+    } else {
+      int64_t ms = info[0].IsNumber() ? info[0].As<Napi::Number>().Int64Value() : 10000;
+      close_waiters_.push_back(deferred);
+      writer_->close(std::chrono::milliseconds(ms));
+    }
+    return deferred.Promise();
+  }
+
+  Napi::Value SwitchCursorKey(const Napi::CallbackInfo& info) {
+    if (writer_ && !closed_) writer_->switch_cursor_key(info[0].As<Napi::String>().Utf8Value());
+    return info.Env().Undefined();
+  }
+
+  Napi::Value SetStatus(const Napi::CallbackInfo& info) {
+    if (writer_ && !closed_) {
+      writer_->set_status(info[0].ToBoolean().Value(), info[1].As<Napi::String>().Utf8Value());
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("queueBytes", writer_ ? double(writer_->queue_bytes()) : 0.0);
+    o.Set("queueFrames", writer_ ? double(writer_->queue_frames()) : 0.0);
+    return o;
+  }
+
+  std::unique_ptr<Writer> writer_;
+  Tsfn tsfn_;
+  FrameDecoder control_;  // main thread only
+
+  std::mutex mu_;
+  std::vector<WriterEvent> pending_;
+  bool signalled_ = false;
+  bool released_ = false;
+  bool tearing_down_ = false;
+
+  bool closed_ = false;
+  Napi::ObjectReference close_result_;
+  std::vector<Napi::Promise::Deferred> close_waiters_;
+};
+
+void CallJs(Napi::Env env, Napi::Function cb, Ingester* self, void*) {
+  if (env != nullptr && self != nullptr) self->Deliver(env, cb);
+}
+
+}  // namespace
+
+void InitIngester(Napi::Env env, Napi::Object exports) { Ingester::Init(env, exports); }
+
+}  // namespace fh

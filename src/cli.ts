@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+/**
+ * The firehose-redis command line: run (default), decode, record, replay.
+ * Exit codes: 0 success, 1 failure at run time, 2 bad settings or usage.
+ */
+import { parseArgs } from 'node:util';
+import { runDecode } from './commands/decode.js';
+import { runRecord } from './commands/record.js';
+import { runReplay } from './commands/replay.js';
+import { runService } from './commands/run.js';
+import { loadConfig, SETTINGS } from './config.js';
+import { FirehoseError, ErrorCodes } from './errors.js';
+import { referenceDecodeFrame } from './reference-decoder.js';
+
+const HELP = `firehose-redis: the AT Protocol firehose into Redis Streams
+
+Usage:
+  firehose-redis [run]                 read RELAY_URL, write REDIS_URL (settings come from the environment)
+  firehose-redis decode <capture>      print the stream entries a capture becomes, one JSON line each
+      --all                            also print frames that make no entry, and per-frame errors
+      --collections <list>             keep only these collections (as COLLECTIONS)
+      --reference                      decode with the TypeScript reference decoder instead
+  firehose-redis record <capture>      save RELAY_URL's raw messages into a capture file
+      --count <n>                      stop after n messages
+      --seconds <s>                    stop after s seconds
+      --cursor <seq>                   start from this seq instead of live
+  firehose-redis replay [capture]      write a capture into REDIS_URL through the writer, no relay
+                                       (no file: a bundled sample of 100 real relay frames)
+      --cursor-key <key>               cursor key to update (default: REDIS_CURSOR_KEY + ":replay")
+  firehose-redis --help | --version
+
+A capture is raw subscribeRepos messages, each a u32 little-endian length then the bytes.
+
+Settings (environment variables, with defaults):
+${SETTINGS.map((s) => `  ${s.name.padEnd(26)}${s.default === '' ? '(none)' : s.default}`).join('\n')}
+See README.md for what each one does.
+`;
+
+function usage(message: string): never {
+  throw new FirehoseError(`${message} (see firehose-redis --help)`, ErrorCodes.CONFIG);
+}
+
+function positiveInt(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) === 0) usage(`--${name} takes a positive whole number, got "${v}"`);
+  return Number(v);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean' },
+      all: { type: 'boolean' },
+      reference: { type: 'boolean' },
+      collections: { type: 'string' },
+      count: { type: 'string' },
+      seconds: { type: 'string' },
+      cursor: { type: 'string' },
+      'cursor-key': { type: 'string' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (values.version) {
+    const { createRequire } = await import('node:module');
+    process.stdout.write(`${(createRequire(import.meta.url)('../../package.json') as { version: string }).version}\n`);
+    return 0;
+  }
+  const [command = 'run', ...rest] = positionals;
+  switch (command) {
+    case 'run':
+      if (rest.length) usage(`run takes no arguments, got "${rest.join(' ')}"`);
+      return runService();
+    case 'decode': {
+      const file = rest[0] ?? usage('decode needs a capture file: firehose-redis decode <capture>');
+      const collections = values.collections?.split(',').map((s) => s.trim()).filter(Boolean);
+      runDecode(
+        {
+          file,
+          all: values.all ?? false,
+          decoder: { collections },
+          ...(values.reference ? { decode: (f: Uint8Array) => referenceDecodeFrame(f, { collections }) } : {}),
+        },
+        process.stdout,
+        process.stderr,
+      );
+      return 0;
+    }
+    case 'record': {
+      const file = rest[0] ?? usage('record needs a file to write: firehose-redis record <capture>');
+      const config = loadConfig();
+      if (values.cursor !== undefined && !/^\d+$/.test(values.cursor)) usage(`--cursor takes a seq number, got "${values.cursor}"`);
+      return runRecord(
+        {
+          file,
+          relayUrl: config.relayUrls[0]!,
+          cursor: values.cursor,
+          count: positiveInt('count', values.count),
+          seconds: positiveInt('seconds', values.seconds),
+        },
+        process.stderr,
+      );
+    }
+    case 'replay': {
+      const config = loadConfig();
+      return runReplay(config, { file: rest[0], cursorKey: values['cursor-key'] ?? `${config.cursorKey}:replay` }, process.stderr);
+    }
+    default:
+      return usage(`unknown command "${command}"`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const code = (err as { code?: unknown }).code;
+    const usageError = code === ErrorCodes.CONFIG || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'));
+    if (err instanceof FirehoseError || usageError) {
+      process.stderr.write(`firehose-redis: ${(err as Error).message}\n`);
+      process.exitCode = usageError ? 2 : 1;
+    } else {
+      process.stderr.write(`firehose-redis: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,236 @@
+/**
+ * Typed loader for the C++ addon (build/Release/firehose_redis.node). Every
+ * value handed to it has been validated in TypeScript first; the addon only
+ * reads the shapes declared here.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { FirehoseError, ErrorCodes } from './errors.js';
+
+export interface DecoderOptions {
+  /** Largest accepted WebSocket message (protocol: 5 MB). */
+  maxMessageBytes?: number;
+  /** Largest accepted `blocks` CAR in a commit (protocol: 2 MB). */
+  maxBlocksBytes?: number;
+  /** Most ops accepted in one commit (protocol: 200). */
+  maxOps?: number;
+  /** Keep only ops in these collections: exact NSIDs or `prefix.*`. */
+  collections?: string[];
+  /** Write `#sync` frames as `sync` entries (off by default, per the contract). */
+  emitSync?: boolean;
+  /** Write `#info` frames as `info` entries (off by default, per the contract). */
+  emitInfo?: boolean;
+}
+
+export type EntryType = 'commit' | 'identity' | 'account' | 'sync' | 'info';
+export type SkipReason = 'block_missing' | 'bad_record' | 'bad_car' | 'no_cid' | 'bad_op';
+export type SilentReason = 'error' | 'info' | 'sync' | 'legacy' | 'unknown' | 'filtered';
+
+export interface SkippedOp {
+  path: string;
+  reason: SkipReason;
+  detail: string;
+}
+
+interface FrameCommon {
+  /** Header `t` (`#commit`, ...), or `error` for an `op: -1` frame. */
+  frame: string;
+  seq: number | null;
+  time?: string;
+  opsTotal?: number;
+  opsFiltered?: number;
+  /** Create/update ops left out of the entry because their record could not be produced. */
+  skipped: SkippedOp[];
+}
+
+export interface EntryFrame extends FrameCommon {
+  kind: 'entry';
+  type: EntryType;
+  /** The entry's `data` field, exactly as it is written to Redis. */
+  data: string;
+}
+
+export interface SilentFrame extends FrameCommon {
+  kind: 'silent';
+  reason: SilentReason;
+  /** Error frames: the error name, e.g. `FutureCursor`. */
+  error?: string;
+  /** `#info` frames: the info name, e.g. `OutdatedCursor`. */
+  name?: string;
+  message?: string;
+}
+
+export type DecodedFrame = EntryFrame | SilentFrame;
+
+export interface NativeDecoder {
+  /** Throws FirehoseError ERR_FRAME_INVALID when the frame cannot be decoded. */
+  decode(frame: Uint8Array): DecodedFrame;
+}
+
+/** Connection settings, already parsed from REDIS_URL. */
+export interface NativeRedisOptions {
+  host?: string;
+  port?: number;
+  /** Unix socket path; replaces host and port. */
+  path?: string;
+  username?: string;
+  password?: string;
+  db: number;
+  tls: boolean;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+}
+
+export interface NativeIngesterOptions {
+  redis: NativeRedisOptions;
+  streamKey: string;
+  cursorKey: string;
+  /** `XADD ... MAXLEN ~ N`; 0 writes without trimming. */
+  maxStreamLen: number;
+  batchMaxEvents: number;
+  batchMaxBytes: number;
+  /** How long a partial batch may wait for company, in microseconds. */
+  flushIntervalUs: number;
+  /** push() returns false above this many queued bytes ... */
+  queueHighBytes: number;
+  /** ... and 'drain' fires once the queue is back under this. */
+  queueLowBytes: number;
+  retryInitialMs: number;
+  retryMaxMs: number;
+  decoder: DecoderOptions;
+  /** `firehose:status`, refreshed every 5 s; empty: off. */
+  statusKey: string;
+  /** `firehose:recent_events`, the last 50 event summaries; empty: off. */
+  recentKey: string;
+  /** `firehose:events:broadcast`, one PUBLISH per event summary; empty: off. */
+  broadcastChannel: string;
+}
+
+export interface FrameCounts {
+  commit: number;
+  identity: number;
+  account: number;
+  sync: number;
+  info: number;
+  error: number;
+  legacy: number;
+  unknown: number;
+  filtered: number;
+  invalid: number;
+}
+
+export interface BatchReport {
+  type: 'batch';
+  /** Durable cursor after this batch: every entry up to it is in Redis. */
+  cursor: string | null;
+  /** Entries written (XADDs). */
+  entries: number;
+  /** Frames covered, including those that made no entry. */
+  frames: number;
+  /** Bytes of those frames as received. */
+  bytes: number;
+  /** Bytes of entry JSON written. */
+  dataBytes: number;
+  /** MULTI ... EXEC round trip of the batch that succeeded. */
+  writeMs: number;
+  /** From the arrival of the batch's oldest frame to Redis acknowledging it. */
+  maxWaitMs: number;
+  /** Attempts that failed before this batch went through. */
+  retries: number;
+  queueBytes: number;
+  queueFrames: number;
+  /** `time` of the newest event in the batch, for lag. */
+  lastTime: string | null;
+  counts: FrameCounts;
+  opsSkipped: number;
+  /** opsSkipped split by reason (only reasons that occurred). */
+  skippedByReason: Partial<Record<SkipReason, number>>;
+  opsFiltered: number;
+  /** Skipped ops, at most 100 per batch (opsSkipped has the full count). */
+  skipped: Array<SkippedOp & { seq: number | null }>;
+  /** Frames that failed to decode, at most 100 per batch (counts.invalid has them all). */
+  invalid: Array<{ error: string; bytes: number }>;
+  /** Error frames (`op: -1`) and `#info` frames seen in this batch. */
+  notices: Array<{ frame: string; name: string; message: string | null }>;
+  /** Header types this decoder does not know, as seen in this batch. */
+  unknownTypes: string[];
+}
+
+export type WriterEvent =
+  | { type: 'ready'; cursor: string | null }
+  | BatchReport
+  | { type: 'redis-down'; error: string; attempt: number; retryInMs: number }
+  | { type: 'redis-up' }
+  | { type: 'drain' }
+  | { type: 'fatal'; error: FirehoseError }
+  | { type: 'cursor-key'; key: string; cursor: string | null }
+  | { type: 'closed'; flushed: boolean; pendingFrames: number };
+
+/** What push() returns for an error frame or `#info`, decoded on the spot. */
+export interface ControlFrame {
+  frame: 'error' | '#info';
+  /** Error name (`FutureCursor`, `ConsumerTooSlow`) or info name (`OutdatedCursor`). */
+  name: string;
+  message: string | null;
+  /** Same meaning as push() returning false. */
+  full: boolean;
+}
+
+export interface QueueStats {
+  queueBytes: number;
+  queueFrames: number;
+}
+
+export interface NativeIngester {
+  /**
+   * Copies the message into the queue. true: room left; false: over the
+   * high-water mark, stop reading until 'drain'. Error and #info frames
+   * are also decoded at once and described.
+   */
+  push(frame: Uint8Array): boolean | ControlFrame;
+  /** Flushes the queue and writes the final cursor, giving up after timeoutMs. */
+  close(timeoutMs: number): Promise<{ flushed: boolean; pendingFrames: number }>;
+  stats(): QueueStats;
+  /**
+   * After the frames pushed so far are written under the current cursor key,
+   * writes later frames' cursor to `key`; 'cursor-key' reports what `key`
+   * held. Push nothing for the new relay before that event.
+   */
+  switchCursorKey(key: string): void;
+  /** What the status key reports about the relay connection. */
+  setStatus(connected: boolean, url: string): void;
+}
+
+interface Addon {
+  setErrorClass(cls: typeof FirehoseError): void;
+  hiredisVersion: string;
+  tls: boolean;
+  Decoder: new (options?: DecoderOptions) => NativeDecoder;
+  /** One DAG-CBOR value as atproto JSON text; as a record it must be a map with $type. Throws ERR_CBOR_INVALID. */
+  decodeValue(bytes: Uint8Array, asRecord?: boolean): string;
+  /** A CAR v1 file's roots and blocks (CIDs as strings). Throws ERR_CAR_INVALID. */
+  readCar(bytes: Uint8Array): { roots: string[]; blocks: Array<{ cid: string; data: Buffer }> };
+  Ingester: new (options: NativeIngesterOptions, onEvent: (e: WriterEvent) => void) => NativeIngester;
+}
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function load(): Addon {
+  const require = createRequire(import.meta.url);
+  const file = process.env.FIREHOSE_REDIS_ADDON ?? path.join(root, 'build', 'Release', 'firehose_redis.node');
+  let addon: Addon;
+  try {
+    addon = require(file) as Addon;
+  } catch (err) {
+    throw new FirehoseError(
+      `cannot load the native addon ${file}: ${(err as Error).message}. ` +
+        'Build it with `npm run build` (it needs g++, make, python3 and libhiredis-dev).',
+      ErrorCodes.ADDON,
+    );
+  }
+  addon.setErrorClass(FirehoseError);
+  return addon;
+}
+
+export const addon: Addon = load();
