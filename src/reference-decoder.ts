@@ -321,8 +321,9 @@ function openCar(blocks: Uint8Array | undefined, tooBig: boolean): CarBufferRead
   if (!blocks) return 'commit has no blocks';
   let car: CarBufferReader;
   try {
-    // @ipld/car is laxer than native about the CAR header's own encoding
-    // (key order, undefined); no relay sends such headers.
+    // @ipld/car is laxer than native about the CAR header itself: it does not
+    // check key order, takes undefined, and multiformats reads a root CID
+    // written with an explicit version 0 as a CIDv0. No relay sends those.
     car = CarBufferReader.fromBytes(blocks);
   } catch (err) {
     return `blocks are not a CAR: ${(err as Error).message}`;

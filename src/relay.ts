@@ -69,7 +69,7 @@ export class RelayClient extends EventEmitter<RelayEvents> {
   private awaitingPong = false;
   private closedPromise: Promise<void> = Promise.resolve();
 
-  /** Date.now() of the last message or pong, for stall detection and health. */
+  /** Date.now() of the last message, for stall detection and health. */
   lastDataAt = 0;
   connected = false;
   /** Attempts since the last healthy connection. */
@@ -154,9 +154,9 @@ export class RelayClient extends EventEmitter<RelayEvents> {
       this.emit('open', base, cursor);
     });
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(ws, data, isBinary));
+    // A pong proves the connection, not the stream: only messages count as data.
     ws.on('pong', () => {
       this.awaitingPong = false;
-      this.lastDataAt = Date.now();
     });
     ws.on('unexpected-response', (_req, res) => {
       this.end(ws, 'error', `relay answered HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trim());
