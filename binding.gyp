@@ -26,7 +26,8 @@
       ],
       "defines": [
         "NAPI_VERSION=8",
-        "NODE_ADDON_API_DISABLE_DEPRECATED"
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"
       ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
@@ -36,7 +37,7 @@
       "conditions": [
         ["'<!(pkg-config --exists hiredis_ssl && echo yes || echo no)'=='yes'", {
           "defines": ["FH_HAVE_HIREDIS_SSL=1"],
-          "libraries": ["<!@(pkg-config --libs hiredis_ssl)"]
+          "libraries": ["<!@(pkg-config --libs hiredis_ssl)", "-lssl", "-lcrypto"]
         }],
         ["'<!(echo $FH_SANITIZE)'=='1'", {
           "cflags_cc": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-O1", "-g"],

@@ -38,6 +38,9 @@ WriterConfig ReadConfig(const Napi::Object& o) {
   c.redis.password = Str(r, "password");
   c.redis.db = int(Int(r, "db", 0));
   c.redis.tls = r.Get("tls").ToBoolean().Value();
+  c.redis.tls_ca_file = Str(r, "tlsCaFile");
+  c.redis.tls_cert_file = Str(r, "tlsCertFile");
+  c.redis.tls_key_file = Str(r, "tlsKeyFile");
   c.redis.connect_timeout_ms = int(Int(r, "connectTimeoutMs", c.redis.connect_timeout_ms));
   c.redis.command_timeout_ms = int(Int(r, "commandTimeoutMs", c.redis.command_timeout_ms));
   c.stream_key = Str(o, "streamKey");

@@ -31,9 +31,8 @@ Usage:
 
 A capture is raw subscribeRepos messages, each a u32 little-endian length then the bytes.
 
-Settings (environment variables, with defaults):
-${SETTINGS.map((s) => `  ${s.name.padEnd(26)}${s.default === '' ? '(none)' : s.default}`).join('\n')}
-See README.md for what each one does.
+Settings (environment variables):
+${SETTINGS.map((s) => `  ${s.name} (default: ${s.default === '' ? 'none' : s.default})\n      ${s.doc}`).join('\n')}
 `;
 
 function usage(message: string): never {

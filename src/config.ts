@@ -3,6 +3,7 @@
  * validated in one place. A bad value throws FirehoseError (ERR_CONFIG) with
  * one line that names the variable; the CLI turns that into exit code 2.
  */
+import fs from 'node:fs';
 import { FirehoseError, ErrorCodes } from './errors.js';
 import { parseRedisUrl, type RedisTarget } from './redis-url.js';
 
@@ -15,6 +16,9 @@ export interface Config {
   relayUrls: string[];
   redisUrl: string;
   redis: RedisTarget;
+  redisTlsCaFile: string;
+  redisTlsCertFile: string;
+  redisTlsKeyFile: string;
   streamKey: string;
   cursorKey: string;
   maxStreamLen: number;
@@ -55,6 +59,9 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'RELAY_URL', default: 'wss://bsky.network', doc: 'Relay base URL; `/xrpc/com.atproto.sync.subscribeRepos` is appended.' },
   { name: 'RELAY_URLS', default: '', doc: 'Fallback relays, comma-separated, tried in order after RELAY_URL. Each keeps its own cursor key (`<REDIS_CURSOR_KEY>:<host>`).' },
   { name: 'REDIS_URL', default: 'redis://localhost:6379', doc: '`redis://[user:password@]host[:port][/db]`, `rediss://` (TLS, when hiredis has it) or `unix:///path.sock[?db=N]`.' },
+  { name: 'REDIS_TLS_CA_FILE', default: '', doc: 'With rediss://: PEM file of the CA(s) to trust instead of the system\'s.' },
+  { name: 'REDIS_TLS_CERT_FILE', default: '', doc: 'With rediss://: client certificate (PEM), for servers that require one; needs REDIS_TLS_KEY_FILE.' },
+  { name: 'REDIS_TLS_KEY_FILE', default: '', doc: 'With rediss://: the client certificate\'s private key (PEM).' },
   { name: 'REDIS_STREAM_KEY', default: 'firehose:events', doc: 'Stream written with XADD.' },
   { name: 'REDIS_CURSOR_KEY', default: 'firehose:python_cursor', doc: 'String key holding the last durable seq (for resume).' },
   { name: 'REDIS_MAX_STREAM_LEN', default: '500000', doc: 'Approximate stream cap (`MAXLEN ~ N`); 0 disables trimming.' },
@@ -63,7 +70,7 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'BATCH_MAX_EVENTS', default: '500', doc: 'Most entries in one MULTI/EXEC batch.' },
   { name: 'BATCH_MAX_BYTES', default: '1048576', doc: 'Most frame bytes in one batch.' },
   { name: 'BATCH_FLUSH_MS', default: '1', doc: 'Longest a partial batch waits for more events (fractions allowed).' },
-  { name: 'QUEUE_MAX_BYTES', default: '67108864', doc: 'Queue bound: above it the relay socket is paused until the queue is half empty.' },
+  { name: 'QUEUE_MAX_BYTES', default: '33554432', doc: 'Queue bound: above it the relay socket is paused until the queue is half empty.' },
   { name: 'STALL_TIMEOUT_MS', default: '60000', doc: 'Reconnect when no data arrived for this long.' },
   { name: 'PING_INTERVAL_MS', default: '30000', doc: 'WebSocket ping interval; a missing pong by the next ping means a dead connection.' },
   { name: 'RECONNECT_MIN_MS', default: '1000', doc: 'First reconnect delay (doubles, with full jitter).' },
@@ -161,6 +168,14 @@ export function loadConfig(env: Env = process.env): Config {
     if (/\s/.test(raw(env, key))) fail(key, 'must not contain white space');
   }
   const redisUrl = raw(env, 'REDIS_URL');
+  const redis = parseRedisUrl(redisUrl);
+  const tlsFiles = ['REDIS_TLS_CA_FILE', 'REDIS_TLS_CERT_FILE', 'REDIS_TLS_KEY_FILE'].map((name) => {
+    const file = raw(env, name);
+    if (file && !redis.tls) fail(name, 'is only used with a rediss:// REDIS_URL');
+    if (file && !fs.existsSync(file)) fail(name, `names "${file}", which does not exist`);
+    return file;
+  });
+  if (!tlsFiles[1] !== !tlsFiles[2]) fail('REDIS_TLS_CERT_FILE', 'and REDIS_TLS_KEY_FILE must be set together');
   const reconnectMinMs = integer(env, 'RECONNECT_MIN_MS', 1, 3_600_000);
   const reconnectMaxMs = integer(env, 'RECONNECT_MAX_MS', 1, 3_600_000);
   if (reconnectMaxMs < reconnectMinMs) fail('RECONNECT_MAX_MS', `(${reconnectMaxMs}) must not be below RECONNECT_MIN_MS (${reconnectMinMs})`);
@@ -168,7 +183,10 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     relayUrls: [...new Set(relays)],
     redisUrl,
-    redis: parseRedisUrl(redisUrl),
+    redis,
+    redisTlsCaFile: tlsFiles[0]!,
+    redisTlsCertFile: tlsFiles[1]!,
+    redisTlsKeyFile: tlsFiles[2]!,
     streamKey: raw(env, 'REDIS_STREAM_KEY'),
     cursorKey: raw(env, 'REDIS_CURSOR_KEY'),
     maxStreamLen: integer(env, 'REDIS_MAX_STREAM_LEN', 0),

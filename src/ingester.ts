@@ -23,6 +23,9 @@ export type { BatchReport, ControlFrame, FrameCounts, QueueStats } from './nativ
 export type IngesterOptions = Pick<
   Config,
   | 'redisUrl'
+  | 'redisTlsCaFile'
+  | 'redisTlsCertFile'
+  | 'redisTlsKeyFile'
   | 'streamKey'
   | 'cursorKey'
   | 'maxStreamLen'
@@ -70,12 +73,19 @@ function nativeOptions(o: IngesterOptions): NativeIngesterOptions {
   if (target.tls && !addon.tls) {
     throw new FirehoseError(
       `REDIS_URL uses rediss:// but this build's hiredis (${addon.hiredisVersion}) has no TLS: ` +
-        'use redis:// through a TLS tunnel (stunnel, spiped), or build against hiredis >= 1.0 with hiredis_ssl',
+        'use redis:// through a TLS tunnel (stunnel, spiped), or rebuild on a system with hiredis >= 1.0 and hiredis_ssl (Debian 13: libhiredis-dev)',
       ErrorCodes.CONFIG,
     );
   }
   return {
-    redis: { ...target, connectTimeoutMs: o.redisConnectTimeoutMs, commandTimeoutMs: o.redisCommandTimeoutMs },
+    redis: {
+      ...target,
+      tlsCaFile: o.redisTlsCaFile,
+      tlsCertFile: o.redisTlsCertFile,
+      tlsKeyFile: o.redisTlsKeyFile,
+      connectTimeoutMs: o.redisConnectTimeoutMs,
+      commandTimeoutMs: o.redisCommandTimeoutMs,
+    },
     streamKey: o.streamKey,
     cursorKey: o.cursorKey,
     maxStreamLen: o.maxStreamLen,
@@ -182,7 +192,8 @@ export class Ingester extends EventEmitter<IngesterEvents> {
 
   /** Flushes the queue and saves the cursor; gives up after timeoutMs. */
   close(timeoutMs = 10_000): Promise<{ flushed: boolean; pendingFrames: number }> {
-    this.closing ??= this.native.close(timeoutMs);
+    // The native result also carries the event's `type` tag: return only what is declared.
+    this.closing ??= this.native.close(timeoutMs).then(({ flushed, pendingFrames }) => ({ flushed, pendingFrames }));
     return this.closing;
   }
 }

@@ -83,6 +83,11 @@ export interface NativeRedisOptions {
   password?: string;
   db: number;
   tls: boolean;
+  /** PEM CA bundle to trust instead of the system's (rediss:// only). */
+  tlsCaFile?: string;
+  /** Client certificate and key, for servers that require one. */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
 }

@@ -1,22 +1,91 @@
 #include "queue.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace fh {
 
+namespace {
+
+constexpr size_t kChunkBytes = 1u << 20;
+// Spare chunks beyond this are freed: enough to refill the queue's usual
+// working set without holding on to a burst's worth forever.
+constexpr size_t kMaxSpare = 8;
+
+}  // namespace
+
+struct QueueChunk {
+  std::unique_ptr<uint8_t[]> mem;
+  size_t cap = 0;
+  size_t used = 0;
+  size_t live = 0;  // frames in it not yet released
+};
+
+FrameQueue::FrameQueue(size_t high_water, size_t low_water, size_t batch_frames, size_t batch_bytes)
+    : high_(high_water), low_(low_water), batch_frames_(batch_frames), batch_bytes_(batch_bytes) {}
+
+FrameQueue::~FrameQueue() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<QueueChunk*> all(spare_);
+  if (current_) all.push_back(current_);
+  for (const QueuedFrame& f : q_) {
+    if (f.chunk != current_) all.push_back(f.chunk);
+  }
+  // A chunk can hold many queued frames: delete each once.
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  for (QueueChunk* c : all) delete c;
+}
+
+// Called with mu_ held.
+QueueChunk* FrameQueue::chunk_for(size_t n) {
+  if (current_ && current_->cap - current_->used >= n) return current_;
+  if (current_) {
+    QueueChunk* old = current_;
+    current_ = nullptr;
+    if (old->live == 0) {
+      old->used = 0;
+      spare_.push_back(old);
+    }
+  }
+  QueueChunk* c = nullptr;
+  if (n <= kChunkBytes && !spare_.empty()) {
+    c = spare_.back();
+    spare_.pop_back();
+  } else {
+    c = new QueueChunk;
+    c->cap = n > kChunkBytes ? n : kChunkBytes;
+    c->mem.reset(new uint8_t[c->cap]);
+  }
+  c->used = 0;
+  current_ = c;
+  return c;
+}
+
+// Called with mu_ held.
+void FrameQueue::unref(QueueChunk* c) {
+  if (--c->live > 0 || c == current_) return;
+  if (c->cap == kChunkBytes && spare_.size() < kMaxSpare) {
+    c->used = 0;
+    spare_.push_back(c);
+  } else {
+    delete c;
+  }
+}
+
 bool FrameQueue::push(Span frame, Clock::time_point now) {
-  QueuedFrame f;
-  f.data.reset(new uint8_t[frame.n ? frame.n : 1]);
-  if (frame.n) std::memcpy(f.data.get(), frame.p, frame.n);
-  f.len = uint32_t(frame.n);
-  f.arrival = now;
   bool over;
   bool notify;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    QueueChunk* c = chunk_for(frame.n ? frame.n : 1);
+    uint8_t* dst = c->mem.get() + c->used;
+    if (frame.n) std::memcpy(dst, frame.p, frame.n);
+    c->used += frame.n;
+    c->live++;
     bool was_ready = batch_ready();
     bool was_empty = q_.empty();
-    q_.push_back(std::move(f));
+    q_.push_back(QueuedFrame{dst, uint32_t(frame.n), now, c});
     size_t b = bytes_.load(std::memory_order_relaxed) + frame.n;
     bytes_.store(b, std::memory_order_relaxed);
     count_.store(q_.size(), std::memory_order_relaxed);
@@ -50,7 +119,7 @@ size_t FrameQueue::take(std::vector<QueuedFrame>& out, Clock::duration linger,
   size_t n = 0, b = 0;
   while (!q_.empty() && n < batch_frames_ && (n == 0 || b + q_.front().len <= batch_bytes_)) {
     b += q_.front().len;
-    out.push_back(std::move(q_.front()));
+    out.push_back(q_.front());
     q_.pop_front();
     n++;
   }
@@ -62,6 +131,13 @@ size_t FrameQueue::take(std::vector<QueuedFrame>& out, Clock::duration linger,
     drained_ = true;
   }
   return n;
+}
+
+void FrameQueue::release(std::vector<QueuedFrame>& frames) {
+  if (frames.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const QueuedFrame& f : frames) unref(f.chunk);
+  frames.clear();
 }
 
 void FrameQueue::wake() {

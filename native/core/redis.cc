@@ -8,6 +8,14 @@
 
 #include "resp.h"
 
+#ifdef FH_HAVE_HIREDIS_SSL
+#include <arpa/inet.h>
+#include <hiredis_ssl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#endif
+
 namespace fh {
 
 using SteadyClock = std::chrono::steady_clock;
@@ -33,10 +41,129 @@ std::string RedisConn::describe() const {
 
 void RedisConn::disconnect() {
   if (ctx_) {
-    redisFree(ctx_);
+    redisFree(ctx_);  // frees the SSL object too
     ctx_ = nullptr;
   }
+  tls_ = nullptr;
 }
+
+RedisConn::~RedisConn() {
+  disconnect();
+#ifdef FH_HAVE_HIREDIS_SSL
+  if (tls_ctx_) SSL_CTX_free(static_cast<SSL_CTX*>(tls_ctx_));
+#endif
+}
+
+#ifdef FH_HAVE_HIREDIS_SSL
+
+static std::string openssl_error(const char* what) {
+  unsigned long e = ERR_get_error();
+  char buf[256] = "";
+  if (e) ERR_error_string_n(e, buf, sizeof buf);
+  ERR_clear_error();
+  return std::string(what) + (e ? std::string(": ") + buf : std::string());
+}
+
+// TLS over the connected socket: certificate and host name checked against
+// REDIS_TLS_CA_FILE or the system's CAs, handshake driven by poll() like
+// every other wait.
+bool RedisConn::start_tls(SteadyClock::time_point deadline, RedisError& err) {
+  if (!tls_ctx_) {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    bool ok = ctx != nullptr;
+    std::string why = "cannot create a TLS context";
+    if (ok) {
+      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+      ok = cfg_.tls_ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx) == 1
+                                    : SSL_CTX_load_verify_locations(ctx, cfg_.tls_ca_file.c_str(), nullptr) == 1;
+      why = "cannot load the CA certificates of REDIS_TLS_CA_FILE";
+    }
+    if (ok && !cfg_.tls_cert_file.empty()) {
+      ok = SSL_CTX_use_certificate_chain_file(ctx, cfg_.tls_cert_file.c_str()) == 1 &&
+           SSL_CTX_use_PrivateKey_file(ctx, cfg_.tls_key_file.c_str(), SSL_FILETYPE_PEM) == 1;
+      why = "cannot load REDIS_TLS_CERT_FILE / REDIS_TLS_KEY_FILE";
+    }
+    if (!ok) {
+      if (ctx) SSL_CTX_free(ctx);
+      err.fault = Fault::Fatal;
+      err.message = openssl_error(why.c_str());
+      disconnect();
+      return false;
+    }
+    tls_ctx_ = ctx;
+  }
+  SSL* ssl = SSL_new(static_cast<SSL_CTX*>(tls_ctx_));
+  if (!ssl) {
+    err.fault = Fault::Transient;
+    err.message = openssl_error("cannot create a TLS session");
+    disconnect();
+    return false;
+  }
+  in6_addr addr6;
+  in_addr addr4;
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  if (inet_pton(AF_INET, cfg_.host.c_str(), &addr4) == 1 || inet_pton(AF_INET6, cfg_.host.c_str(), &addr6) == 1) {
+    X509_VERIFY_PARAM_set1_ip_asc(param, cfg_.host.c_str());
+  } else {
+    SSL_set_tlsext_host_name(ssl, cfg_.host.c_str());
+    X509_VERIFY_PARAM_set1_host(param, cfg_.host.c_str(), 0);
+  }
+  // An untrusted certificate will not become trusted by retrying.
+  auto handshake_failed = [&](SSL* s) {
+    long verify = SSL_get_verify_result(s);
+    if (verify != X509_V_OK) {
+      err.fault = Fault::Fatal;
+      err.message = "the TLS certificate of Redis at " + describe() + " is not trusted (" +
+                    X509_verify_cert_error_string(verify) +
+                    "): set REDIS_TLS_CA_FILE to the CA that signed it, or use the host name it was issued for";
+    } else {
+      err.fault = Fault::Transient;
+      err.message = openssl_error(("TLS handshake with Redis at " + describe() + " failed").c_str());
+    }
+    return false;
+  };
+  // hiredis starts the handshake itself and, on a failure, leaves the SSL
+  // object to us.
+  if (redisInitiateSSL(ctx_, ssl) != REDIS_OK) {
+    handshake_failed(ssl);
+    SSL_free(ssl);
+    disconnect();
+    return false;
+  }
+  tls_ = ssl;
+  for (;;) {
+    ERR_clear_error();
+    int r = SSL_do_handshake(ssl);
+    if (r == 1) return true;
+    int e = SSL_get_error(ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+      if (!wait(e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline, err)) return false;
+      continue;
+    }
+    handshake_failed(ssl);
+    disconnect();
+    return false;
+  }
+}
+
+bool RedisConn::tls_buffered() const {
+  return tls_ && SSL_pending(static_cast<SSL*>(tls_)) > 0;
+}
+
+#else
+
+bool RedisConn::start_tls(SteadyClock::time_point, RedisError& err) {
+  err.fault = Fault::Fatal;
+  err.message = "rediss:// needs hiredis with TLS support (hiredis >= 1.0 with hiredis_ssl); "
+                "this build uses hiredis " + std::to_string(HIREDIS_MAJOR) + "." +
+                std::to_string(HIREDIS_MINOR) + " without it";
+  disconnect();
+  return false;
+}
+
+bool RedisConn::tls_buffered() const { return false; }
+
+#endif
 
 bool RedisConn::io_error(RedisError& err) {
   err.fault = Fault::Transient;
@@ -74,13 +201,6 @@ bool RedisConn::wait(short events, SteadyClock::time_point deadline, RedisError&
 bool RedisConn::connect(RedisError& err) {
   disconnect();
   auto deadline = SteadyClock::now() + std::chrono::milliseconds(cfg_.connect_timeout_ms);
-  if (cfg_.tls) {
-    err.fault = Fault::Fatal;
-    err.message = "rediss:// needs hiredis with TLS support (hiredis >= 1.0 with hiredis_ssl); "
-                  "this build uses hiredis " + std::to_string(HIREDIS_MAJOR) + "." +
-                  std::to_string(HIREDIS_MINOR) + " without it";
-    return false;
-  }
   ctx_ = cfg_.path.empty() ? redisConnectNonBlock(cfg_.host.c_str(), cfg_.port)
                            : redisConnectUnixNonBlock(cfg_.path.c_str());
   if (!ctx_) {
@@ -99,6 +219,7 @@ bool RedisConn::connect(RedisError& err) {
     return io_error(err);
   }
   if (cfg_.path.empty()) redisEnableKeepAlive(ctx_);
+  if (cfg_.tls && !start_tls(deadline, err)) return false;
 
   Reply r;
   if (!cfg_.password.empty()) {
@@ -150,7 +271,8 @@ bool RedisConn::exchange(Span req, size_t n, std::vector<Reply>& out, RedisError
       out.emplace_back(static_cast<redisReply*>(reply));
       continue;
     }
-    if (!wait(POLLIN, deadline, err)) return false;
+    // TLS may hold decrypted bytes that poll() cannot see.
+    if (!tls_buffered() && !wait(POLLIN, deadline, err)) return false;
     if (redisBufferRead(ctx_) != REDIS_OK) return io_error(err);
   }
   return true;

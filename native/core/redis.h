@@ -22,6 +22,9 @@ struct RedisConfig {
   std::string password;
   int db = 0;
   bool tls = false;
+  std::string tls_ca_file;    // empty: the system's trusted CAs
+  std::string tls_cert_file;  // client certificate, for servers that ask
+  std::string tls_key_file;
   int connect_timeout_ms = 5000;
   int command_timeout_ms = 10000;
 };
@@ -50,7 +53,7 @@ class RedisConn {
  public:
   // abort_fd: becoming readable cuts every wait short.
   RedisConn(RedisConfig cfg, int abort_fd) : cfg_(std::move(cfg)), abort_fd_(abort_fd) {}
-  ~RedisConn() { disconnect(); }
+  ~RedisConn();
   RedisConn(const RedisConn&) = delete;
   RedisConn& operator=(const RedisConn&) = delete;
 
@@ -70,10 +73,14 @@ class RedisConn {
  private:
   bool wait(short events, std::chrono::steady_clock::time_point deadline, RedisError& err);
   bool io_error(RedisError& err);
+  bool start_tls(std::chrono::steady_clock::time_point deadline, RedisError& err);
+  bool tls_buffered() const;
 
   RedisConfig cfg_;
   int abort_fd_;
   redisContext* ctx_ = nullptr;
+  void* tls_ctx_ = nullptr;  // SSL_CTX*, made on first use
+  void* tls_ = nullptr;      // SSL* of ctx_, owned by hiredis once initiated
 };
 
 }  // namespace fh

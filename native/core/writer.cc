@@ -567,7 +567,6 @@ void Writer::run() {
         if (closing_.load()) break;
       }
       write_status();
-      frames.clear();
       size_t n = queue_.take(frames, cfg_.linger, kIdleTick, poke_, aborting_);
       if (queue_.take_drained()) {
         WriterEvent d;
@@ -578,7 +577,7 @@ void Writer::run() {
       Clock::time_point oldest = frames.front().arrival;
       BatchReport rep;
       build_batch(frames, rep);
-      frames.clear();  // the RESP buffer holds all that is left to send
+      queue_.release(frames);  // the RESP buffer holds all that is left to send
       outcome = resp_.empty() ? Outcome::Written : write_batch(rep);
       if (outcome != Outcome::Written) {
         pending = n;

@@ -20,12 +20,17 @@ export function runRecord(opts: RecordOptions, err: NodeJS.WritableStream): Prom
   const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 << 20 });
   return new Promise((resolve) => {
     let code = 0;
-    const finish = () => ws.close(1000);
+    let finished = false;
+    const finish = () => {
+      // Messages already on their way still arrive while the close completes.
+      finished = true;
+      ws.close(1000);
+    };
     const timer = opts.seconds ? setTimeout(finish, opts.seconds * 1000) : undefined;
     process.once('SIGINT', finish);
     process.once('SIGTERM', finish);
     ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (!isBinary) return;
+      if (!isBinary || finished) return;
       out.write(data);
       if (opts.count && out.frames >= opts.count) finish();
     });
