@@ -4,13 +4,8 @@
  * Exit codes: 0 success, 1 failure at run time, 2 bad settings or usage.
  */
 import { parseArgs } from 'node:util';
-import { runDecode } from './commands/decode.js';
-import { runRecord } from './commands/record.js';
-import { runReplay } from './commands/replay.js';
-import { runService } from './commands/run.js';
 import { loadConfig, SETTINGS } from './config.js';
 import { FirehoseError, ErrorCodes } from './errors.js';
-import { referenceDecodeFrame } from './reference-decoder.js';
 
 const HELP = `firehose-redis: the AT Protocol firehose into Redis Streams
 
@@ -72,11 +67,16 @@ async function main(argv: string[]): Promise<number> {
   }
   const [command = 'run', ...rest] = positionals;
   switch (command) {
-    case 'run':
+    case 'run': {
       if (rest.length) usage(`run takes no arguments, got "${rest.join(' ')}"`);
+      // Imported here, so that a missing addon is reported like any error.
+      const { runService } = await import('./commands/run.js');
       return runService();
+    }
     case 'decode': {
       const file = rest[0] ?? usage('decode needs a capture file: firehose-redis decode <capture>');
+      const { runDecode } = await import('./commands/decode.js');
+      const { referenceDecodeFrame } = await import('./reference-decoder.js');
       const collections = values.collections?.split(',').map((s) => s.trim()).filter(Boolean);
       runDecode(
         {
@@ -93,6 +93,7 @@ async function main(argv: string[]): Promise<number> {
     case 'record': {
       const file = rest[0] ?? usage('record needs a file to write: firehose-redis record <capture>');
       const config = loadConfig();
+      const { runRecord } = await import('./commands/record.js');
       if (values.cursor !== undefined && !/^\d+$/.test(values.cursor)) usage(`--cursor takes a seq number, got "${values.cursor}"`);
       return runRecord(
         {
@@ -107,6 +108,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'replay': {
       const config = loadConfig();
+      const { runReplay } = await import('./commands/replay.js');
       return runReplay(config, { file: rest[0], cursorKey: values['cursor-key'] ?? `${config.cursorKey}:replay` }, process.stderr);
     }
     default:

@@ -234,7 +234,7 @@ function load(): Addon {
     addon = require(file) as Addon;
   } catch (err) {
     throw new FirehoseError(
-      `cannot load the native addon ${file}: ${(err as Error).message}. ` +
+      `cannot load the native addon ${file}: ${(err as Error).message.split('\n')[0]}. ` +
         'Build it with `npm run build` (it needs g++, make, python3 and libhiredis-dev).',
       ErrorCodes.ADDON,
     );

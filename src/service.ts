@@ -146,6 +146,7 @@ export class Service {
     this.log.info({ reason: why }, 'shutting down: no more reading from the relay; flushing the queue');
     clearInterval(this.progressTimer);
     await this.relay.stop();
+    this.ingester.setStatus(false, this.relay.url);
     const res = await this.ingester.close(Math.max(0, deadline - Date.now()));
     this.progress(true);
     if (res.flushed) {

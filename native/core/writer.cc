@@ -595,6 +595,8 @@ void Writer::run() {
       emit(std::move(e));
     }
   }
+  // The last word on the dashboard: after a clean close the relay is gone.
+  if (outcome == Outcome::Written && conn_->connected()) write_status();
   stopped_.store(true);
   conn_->disconnect();
   WriterEvent closed;
