@@ -49,6 +49,12 @@ function ping(port: number, password?: string): Promise<boolean> {
   });
 }
 
+// A test that dies early must not leave servers behind.
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const p of live) p.kill('SIGKILL');
+});
+
 export class RedisServer {
   private proc: ChildProcess | undefined;
   private readonly clients: Redis[] = [];
@@ -88,7 +94,10 @@ export class RedisServer {
       ...(this.opts.requirepass ? ['--requirepass', this.opts.requirepass] : []),
       ...(this.opts.args ?? []),
     ];
-    this.proc = spawn('redis-server', args, { stdio: 'ignore' });
+    const proc = spawn('redis-server', args, { stdio: 'ignore' });
+    live.add(proc);
+    proc.once('exit', () => live.delete(proc));
+    this.proc = proc;
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
       if (!this.running) throw new Error(`redis-server exited at start; see ${path.join(this.dir, 'redis.log')}`);
