@@ -69,6 +69,7 @@ interface Result {
   cpuPer100k: number;
   cpuUsPerEvent: number;
   peakRssMb: number;
+  threads: Record<string, number>;
 }
 
 function corpusFile(): { file: string; frames: Buffer[] } {
@@ -93,6 +94,18 @@ function cpuSeconds(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // CLK_TCK is 100 on Linux
+}
+
+/** CPU seconds per thread name (the main thread is "node"). */
+function cpuByThread(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\s+$/, '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
+  }
+  return out;
 }
 
 function peakRssMb(pid: number): number {
@@ -149,6 +162,7 @@ async function runSubject(s: Subject, capture: string, redis: RedisServer, expec
     await sleep(n > 0 ? 5 : 20);
   }
   const cpu = cpuSeconds(child.pid!);
+  const threads = cpuByThread(child.pid!);
   const rss = peakRssMb(child.pid!);
   child.kill('SIGKILL');
   relay.kill('SIGKILL');
@@ -161,6 +175,7 @@ async function runSubject(s: Subject, capture: string, redis: RedisServer, expec
     cpuPer100k: (cpu / last) * 1e5,
     cpuUsPerEvent: (cpu / last) * 1e6,
     peakRssMb: rss,
+    threads,
   };
 }
 
@@ -237,6 +252,8 @@ async function main(): Promise<void> {
         `  ${r.name.padEnd(15)} ${r.entries} entries in ${r.seconds.toFixed(2)} s: ${Math.round(r.eventsPerSec)} events/s, ` +
           `${r.cpuPer100k.toFixed(2)} CPU s per 100k events (${r.cpuUsPerEvent.toFixed(1)} µs/event), peak RSS ${r.peakRssMb.toFixed(0)} MB`,
       );
+      const busy = Object.entries(r.threads).filter(([, s]) => s > 0).sort((a, b) => b[1] - a[1]);
+      console.log(`    CPU by thread: ${busy.map(([n, s]) => `${n} ${((s / r.entries) * 1e6).toFixed(1)} µs/event`).join(', ')}`);
     }
     const ceiling = redisCeiling(redis, meanData);
     console.log(`redis-benchmark, one connection, pipelined XADD of ${meanData}-byte payloads: ${Math.round(ceiling)} XADD/s`);

@@ -116,6 +116,16 @@ size_t FrameQueue::take(std::vector<QueuedFrame>& out, Clock::duration linger,
       cv_.wait_until(lock, idle_until);
     }
   }
+  return take_locked(out);
+}
+
+size_t FrameQueue::take_ready(std::vector<QueuedFrame>& out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return take_locked(out);
+}
+
+// Called with mu_ held.
+size_t FrameQueue::take_locked(std::vector<QueuedFrame>& out) {
   size_t n = 0, b = 0;
   while (!q_.empty() && n < batch_frames_ && (n == 0 || b + q_.front().len <= batch_bytes_)) {
     b += q_.front().len;

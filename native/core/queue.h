@@ -52,6 +52,9 @@ class FrameQueue {
   size_t take(std::vector<QueuedFrame>& out, Clock::duration linger, Clock::duration idle,
               const std::atomic<bool>& poke, const std::atomic<bool>& stop);
 
+  // Moves up to one batch into out without waiting; 0 when empty.
+  size_t take_ready(std::vector<QueuedFrame>& out);
+
   // Gives back the memory of frames returned by take(), and clears frames.
   void release(std::vector<QueuedFrame>& frames);
 
@@ -70,6 +73,7 @@ class FrameQueue {
     return q_.size() >= batch_frames_ || bytes_.load(std::memory_order_relaxed) >= batch_bytes_;
   }
   QueueChunk* chunk_for(size_t n);
+  size_t take_locked(std::vector<QueuedFrame>& out);
   void unref(QueueChunk* c);
 
   const size_t high_, low_, batch_frames_, batch_bytes_;

@@ -248,7 +248,10 @@ bool RedisConn::connect(RedisError& err) {
 }
 
 bool RedisConn::exchange(Span req, size_t n, std::vector<Reply>& out, RedisError& err) {
-  out.clear();
+  return send(req, err) && receive(n, out, err);
+}
+
+bool RedisConn::send(Span req, RedisError& err) {
   if (!ctx_) {
     err.fault = Fault::Transient;
     err.message = "not connected to Redis";
@@ -261,9 +264,19 @@ bool RedisConn::exchange(Span req, size_t n, std::vector<Reply>& out, RedisError
   int done = 0;
   for (;;) {
     if (redisBufferWrite(ctx_, &done) != REDIS_OK) return io_error(err);
-    if (done) break;
+    if (done) return true;
     if (!wait(POLLOUT, deadline, err)) return false;
   }
+}
+
+bool RedisConn::receive(size_t n, std::vector<Reply>& out, RedisError& err) {
+  out.clear();
+  if (!ctx_) {
+    err.fault = Fault::Transient;
+    err.message = "not connected to Redis";
+    return false;
+  }
+  auto deadline = SteadyClock::now() + std::chrono::milliseconds(cfg_.command_timeout_ms);
   while (out.size() < n) {
     void* reply = nullptr;
     if (redisGetReplyFromReader(ctx_, &reply) != REDIS_OK) return io_error(err);

@@ -64,6 +64,9 @@ class RedisConn {
 
   // Writes the request (one or more commands in RESP) and reads n replies.
   bool exchange(Span request, size_t n, std::vector<Reply>& out, RedisError& err);
+  // The two halves of exchange(), so that work can happen in between.
+  bool send(Span request, RedisError& err);
+  bool receive(size_t n, std::vector<Reply>& out, RedisError& err);
   // One command, one reply.
   bool command(std::initializer_list<std::string_view> args, Reply& out, RedisError& err);
 

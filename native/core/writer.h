@@ -126,16 +126,33 @@ class Writer {
  private:
   enum class Outcome : uint8_t { Written, Fatal, Stopped };
 
+  // One batch: its RESP, the cursor it sets and what it reports. Two of
+  // them let the next batch be decoded while Redis works on the last one;
+  // only one is ever sent and unanswered.
+  struct Batch {
+    explicit Batch(const WriterConfig& c) : resp(c.stream_key, c.cursor_key, c.max_stream_len) {}
+    RespBatch resp;
+    std::string cursor;  // what it sets the cursor key to; "" = nothing
+    BatchReport rep;
+    size_t frames = 0;
+    Clock::time_point oldest, sent_at;
+  };
+
   void run();
   bool switch_key(Outcome& why);
   void write_status();
   void summarize(const FrameResult& r, std::string_view clock);
   bool connect_until_ready(uint32_t& attempt, Outcome& why);
   bool preflight(RedisError& err);
-  void build_batch(std::vector<QueuedFrame>& frames, BatchReport& rep);
-  Outcome write_batch(BatchReport& rep);
-  bool batch_applied(RedisError& err, bool& applied);
-  bool check_exec(const std::vector<Reply>& replies, RedisError& err);
+  void build_batch(std::vector<QueuedFrame>& frames, Batch& b);
+  bool start_batch(Batch& b);
+  Outcome finish_batch(Batch& b);
+  Outcome write_batch(Batch& b, bool sent, uint32_t attempt);
+  Outcome give_up(const RedisError& err);
+  void written(Batch& b, uint32_t retries);
+  void report(Batch& b);
+  bool batch_applied(const Batch& b, RedisError& err, bool& applied);
+  bool check_exec(const Batch& b, const std::vector<Reply>& replies, RedisError& err);
   bool pause(uint32_t attempt, const RedisError& err);
   bool should_stop() const;
   void emit(WriterEvent&& e) { sink_(std::move(e)); }
@@ -144,7 +161,7 @@ class Writer {
   Sink sink_;
   FrameQueue queue_;
   FrameDecoder decoder_;
-  RespBatch resp_;
+  Batch batch_a_, batch_b_;
   int abort_pipe_[2] = {-1, -1};
   std::unique_ptr<RedisConn> conn_;
 
@@ -170,7 +187,7 @@ class Writer {
   bool has_durable_ = false;
   std::string durable_;        // the cursor value Redis holds
   std::string last_id_;        // the stream's newest entry ID, as we know it
-  std::string batch_cursor_;   // cursor the batch in flight sets ("" = none)
+  bool was_down_ = false;      // a RedisDown went out since the last success
   std::vector<Reply> replies_;
 
   std::thread thread_;
