@@ -21,20 +21,32 @@ bool cid_check_link(Span c, std::string& why) {
     why = "CID of " + std::to_string(c.n) + " bytes is too short";
     return false;
   }
-  if (c.p[0] != 0x01) {
-    why = "CID version byte " + hex(c.p[0]) + " is not 1";
+  // version, codec, hash function, digest length: varints, each printed
+  // whole when wrong (0xb220 is blake2b-256, not its first byte).
+  uint64_t v[4];
+  size_t off = 0;
+  for (uint64_t& x : v) {
+    size_t k = read_uvarint(c.p + off, c.n - off, x);
+    if (!k) {
+      why = "CID holds a malformed or truncated varint";
+      return false;
+    }
+    off += k;
+  }
+  if (v[0] != 1) {
+    why = "CID version " + std::to_string(v[0]) + " is not 1";
     return false;
   }
-  if (c.p[1] != 0x71 && c.p[1] != 0x55) {
-    why = "CID codec " + hex(c.p[1]) + " is neither dag-cbor (0x71) nor raw (0x55)";
+  if (v[1] != 0x71 && v[1] != 0x55) {
+    why = "CID codec " + hex(v[1]) + " is neither dag-cbor (0x71) nor raw (0x55)";
     return false;
   }
-  if (c.p[2] != 0x12 && c.p[2] != 0x1e) {
-    why = "CID hash " + hex(c.p[2]) + " is neither sha2-256 (0x12) nor blake3 (0x1e)";
+  if (v[2] != 0x12 && v[2] != 0x1e) {
+    why = "CID hash " + hex(v[2]) + " is neither sha2-256 (0x12) nor blake3 (0x1e)";
     return false;
   }
-  if (c.p[3] != 0x20) {
-    why = "CID digest length " + std::to_string(c.p[3]) + " is not 32";
+  if (v[3] != 32) {
+    why = "CID digest length " + std::to_string(v[3]) + " is not 32";
     return false;
   }
   if (c.n != kDaslCidBytes) {

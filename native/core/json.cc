@@ -15,13 +15,13 @@ struct EscapeTable {
   char t[256];
   constexpr EscapeTable() : t() {
     for (int i = 0; i < 0x20; i++) t[i] = 'u';
-    t['\b'] = 'b';
-    t['\t'] = 't';
-    t['\n'] = 'n';
-    t['\f'] = 'f';
-    t['\r'] = 'r';
-    t['"'] = '"';
-    t['\\'] = '\\';
+    t[0x08] = 'b';
+    t[0x09] = 't';
+    t[0x0a] = 'n';
+    t[0x0c] = 'f';
+    t[0x0d] = 'r';
+    t[0x22] = '"';
+    t[0x5c] = '\\';
   }
 };
 constexpr EscapeTable kEscape;
