@@ -413,8 +413,9 @@ function commitFrame(body: Body, options: DecoderOptions): DecodedFrame {
 
   let data = `{"repo":${JSON.stringify(repo)},"ops":[${written.join(',')}]`;
   if (rev) data += `,"rev":${JSON.stringify(rev)}`;
-  if (time) data += `,"time":${JSON.stringify(time)}`;
   if (commit instanceof CID) data += `,"commit":"${commit}"`;
+  // Every entry ends with the event's time.
+  if (time) data += `,"time":${JSON.stringify(time)}`;
   data += '}';
   return { ...entry('#commit', 'commit', seq, data, time), ...counts, skipped };
 }

@@ -118,7 +118,7 @@ const FrameResult& FrameDecoder::decode(Span msg) {
 
   bool ok;
   if (op == -1) {
-    ok = body_error(r);
+    ok = body_notice(r, true);
   } else if (type == "#commit") {
     ok = body_commit(r);
   } else if (type == "#identity") {
@@ -128,7 +128,7 @@ const FrameResult& FrameDecoder::decode(Span msg) {
   } else if (type == "#sync") {
     ok = body_sync(r);
   } else if (type == "#info") {
-    ok = body_info(r);
+    ok = body_notice(r, false);
   } else if (type == "#handle" || type == "#migrate" || type == "#tombstone") {
     ok = body_other(r, Silence::Legacy);
   } else {
@@ -209,6 +209,40 @@ bool FrameDecoder::read_text(CborReader& r, Span& out, const char* what) {
   return true;
 }
 
+bool FrameDecoder::read_optional_text(CborReader& r, Span& out, const char* what) {
+  Item v;
+  if (!r.next(v)) return cbor_error(r, "body");
+  if (v.kind == Kind::Text) {
+    out = v.s;
+  } else if (v.kind != Kind::Null) {
+    if (!r.skip_contents(v, kBodyValue)) return cbor_error(r, "body");
+    return invalid(std::string(what) + " is " + kind_name(v.kind) + ", expected a text string");
+  }
+  return true;
+}
+
+bool FrameDecoder::open_body(CborReader& r, const char* what, Item& it) {
+  if (!r.next(it)) return cbor_error(r, what);
+  if (it.kind != Kind::Map) return invalid(std::string(what) + " is not a map");
+  return true;
+}
+
+void FrameDecoder::text_field(std::string_view json_key, Span value) {
+  if (value.empty()) return;
+  key(out_, json_key);
+  json_string(out_, value);
+}
+
+// Every entry ends with the event's time, when it has one.
+bool FrameDecoder::finish_entry(EntryType type) {
+  text_field(",\"time\":", res_.time);
+  out_.push('}');
+  res_.kind = FrameKind::Entry;
+  res_.entry = type;
+  res_.data = out_.span();
+  return true;
+}
+
 bool FrameDecoder::read_op(CborReader& r, OpRef& op) {
   op.action = op.path = op.cid = Span();
   op.bad = false;
@@ -264,10 +298,7 @@ bool FrameDecoder::read_op(CborReader& r, OpRef& op) {
 
 bool FrameDecoder::body_commit(CborReader& r) {
   Item it;
-  if (!r.next(it)) return cbor_error(r, "#commit body");
-  if (it.kind != Kind::Map) {
-    return invalid("#commit body is not a map");
-  }
+  if (!open_body(r, "#commit body", it)) return false;
   Span repo, rev, commit, blocks;
   bool have_repo = false, have_ops = false, have_blocks = false, too_big = false;
   size_t nops = 0;
@@ -353,23 +384,12 @@ bool FrameDecoder::body_commit(CborReader& r) {
   key(out_, ",\"ops\":[");
   write_ops(nops, blocks, have_blocks, too_big);
   out_.push(']');
-  if (!rev.empty()) {
-    key(out_, ",\"rev\":");
-    json_string(out_, rev);
-  }
-  if (!res_.time.empty()) {
-    key(out_, ",\"time\":");
-    json_string(out_, res_.time);
-  }
+  text_field(",\"rev\":", rev);
   if (!commit.empty()) {
     key(out_, ",\"commit\":");
     json_cid(out_, commit);
   }
-  out_.push('}');
-  res_.kind = FrameKind::Entry;
-  res_.entry = EntryType::Commit;
-  res_.data = out_.span();
-  return true;
+  return finish_entry(EntryType::Commit);
 }
 
 void FrameDecoder::write_ops(size_t nops, Span blocks, bool have_blocks, bool too_big) {
@@ -444,10 +464,7 @@ void FrameDecoder::write_ops(size_t nops, Span blocks, bool have_blocks, bool to
 
 bool FrameDecoder::body_identity(CborReader& r) {
   Item it;
-  if (!r.next(it)) return cbor_error(r, "#identity body");
-  if (it.kind != Kind::Map) {
-    return invalid("#identity body is not a map");
-  }
+  if (!open_body(r, "#identity body", it)) return false;
   Span did, handle;
   Span prev, k;
   for (uint64_t i = 0; i < it.u; i++) {
@@ -459,14 +476,7 @@ bool FrameDecoder::body_identity(CborReader& r) {
     } else if (k == "time") {
       if (!read_text(r, res_.time, "#identity time")) return false;
     } else if (k == "handle") {
-      Item v;
-      if (!r.next(v)) return cbor_error(r, "#identity body");
-      if (v.kind == Kind::Text) {
-        handle = v.s;
-      } else if (v.kind != Kind::Null) {
-        if (!r.skip_contents(v, kBodyValue)) return cbor_error(r, "#identity body");
-        return invalid(std::string("#identity handle is ") + kind_name(v.kind) + ", expected a text string");
-      }
+      if (!read_optional_text(r, handle, "#identity handle")) return false;
     } else if (!r.skip_value(kBodyValue)) {
       return cbor_error(r, "#identity body");
     }
@@ -478,23 +488,12 @@ bool FrameDecoder::body_identity(CborReader& r) {
   json_string(out_, did);
   key(out_, ",\"handle\":");
   json_string(out_, handle.empty() ? did : handle);
-  if (!res_.time.empty()) {
-    key(out_, ",\"time\":");
-    json_string(out_, res_.time);
-  }
-  out_.push('}');
-  res_.kind = FrameKind::Entry;
-  res_.entry = EntryType::Identity;
-  res_.data = out_.span();
-  return true;
+  return finish_entry(EntryType::Identity);
 }
 
 bool FrameDecoder::body_account(CborReader& r) {
   Item it;
-  if (!r.next(it)) return cbor_error(r, "#account body");
-  if (it.kind != Kind::Map) {
-    return invalid("#account body is not a map");
-  }
+  if (!open_body(r, "#account body", it)) return false;
   Span did, status;
   bool have_active = false, active = false;
   Span prev, k;
@@ -507,14 +506,7 @@ bool FrameDecoder::body_account(CborReader& r) {
     } else if (k == "time") {
       if (!read_text(r, res_.time, "#account time")) return false;
     } else if (k == "status") {
-      Item v;
-      if (!r.next(v)) return cbor_error(r, "#account body");
-      if (v.kind == Kind::Text) {
-        status = v.s;
-      } else if (v.kind != Kind::Null) {
-        if (!r.skip_contents(v, kBodyValue)) return cbor_error(r, "#account body");
-        return invalid(std::string("#account status is ") + kind_name(v.kind) + ", expected a text string");
-      }
+      if (!read_optional_text(r, status, "#account status")) return false;
     } else if (k == "active") {
       Item v;
       if (!r.next(v)) return cbor_error(r, "#account body");
@@ -535,27 +527,13 @@ bool FrameDecoder::body_account(CborReader& r) {
   key(out_, "{\"did\":");
   json_string(out_, did);
   key(out_, active ? std::string_view(",\"active\":true") : std::string_view(",\"active\":false"));
-  if (!status.empty()) {
-    key(out_, ",\"status\":");
-    json_string(out_, status);
-  }
-  if (!res_.time.empty()) {
-    key(out_, ",\"time\":");
-    json_string(out_, res_.time);
-  }
-  out_.push('}');
-  res_.kind = FrameKind::Entry;
-  res_.entry = EntryType::Account;
-  res_.data = out_.span();
-  return true;
+  text_field(",\"status\":", status);
+  return finish_entry(EntryType::Account);
 }
 
 bool FrameDecoder::body_sync(CborReader& r) {
   Item it;
-  if (!r.next(it)) return cbor_error(r, "#sync body");
-  if (it.kind != Kind::Map) {
-    return invalid("#sync body is not a map");
-  }
+  if (!open_body(r, "#sync body", it)) return false;
   Span did, rev;
   Span prev, k;
   for (uint64_t i = 0; i < it.u; i++) {
@@ -580,52 +558,40 @@ bool FrameDecoder::body_sync(CborReader& r) {
   if (did.empty()) return invalid("#sync body has no did");
   key(out_, "{\"did\":");
   json_string(out_, did);
-  if (!rev.empty()) {
-    key(out_, ",\"rev\":");
-    json_string(out_, rev);
-  }
-  if (!res_.time.empty()) {
-    key(out_, ",\"time\":");
-    json_string(out_, res_.time);
-  }
-  out_.push('}');
-  res_.kind = FrameKind::Entry;
-  res_.entry = EntryType::Sync;
-  res_.data = out_.span();
-  return true;
+  text_field(",\"rev\":", rev);
+  return finish_entry(EntryType::Sync);
 }
 
-bool FrameDecoder::body_info(CborReader& r) {
+// An error frame ({error, message}) or #info ({name, message}): the relay
+// telling us something, read the same way.
+bool FrameDecoder::body_notice(CborReader& r, bool error_frame) {
+  const char* what = error_frame ? "error frame body" : "#info body";
+  std::string_view name_key = error_frame ? "error" : "name";
   Item it;
-  if (!r.next(it)) return cbor_error(r, "#info body");
-  if (it.kind != Kind::Map) {
-    return invalid("#info body is not a map");
-  }
+  if (!open_body(r, what, it)) return false;
   Span prev, k;
   for (uint64_t i = 0; i < it.u; i++) {
-    if (!r.next_key(k, prev)) return cbor_error(r, "#info body");
-    if (k == "name") {
-      if (!read_text(r, res_.error_name, "#info name")) return false;
+    if (!r.next_key(k, prev)) return cbor_error(r, what);
+    if (k == name_key) {
+      if (!read_text(r, res_.error_name, error_frame ? "error frame error" : "#info name")) return false;
     } else if (k == "message") {
       Item v;
-      if (!r.next(v)) return cbor_error(r, "#info body");
+      if (!r.next(v)) return cbor_error(r, what);
       if (v.kind == Kind::Text) res_.message = v.s;
-      if (!r.skip_contents(v, kBodyValue)) return cbor_error(r, "#info body");
+      if (!r.skip_contents(v, kBodyValue)) return cbor_error(r, what);
     } else if (!r.skip_value(kBodyValue)) {
-      return cbor_error(r, "#info body");
+      return cbor_error(r, what);
     }
   }
-  if (!opts_.emit_info) {
+  if (error_frame && res_.error_name.empty()) return invalid("error frame has no error name");
+  if (error_frame || !opts_.emit_info) {
     res_.kind = FrameKind::Silent;
-    res_.silence = Silence::Info;
+    res_.silence = error_frame ? Silence::ErrorFrame : Silence::Info;
     return true;
   }
   key(out_, "{\"name\":");
   json_string(out_, res_.error_name);
-  if (!res_.message.empty()) {
-    key(out_, ",\"message\":");
-    json_string(out_, res_.message);
-  }
+  text_field(",\"message\":", res_.message);
   out_.push('}');
   res_.kind = FrameKind::Entry;
   res_.entry = EntryType::Info;
@@ -633,38 +599,9 @@ bool FrameDecoder::body_info(CborReader& r) {
   return true;
 }
 
-bool FrameDecoder::body_error(CborReader& r) {
-  Item it;
-  if (!r.next(it)) return cbor_error(r, "error frame body");
-  if (it.kind != Kind::Map) {
-    return invalid("error frame body is not a map");
-  }
-  Span prev, k;
-  for (uint64_t i = 0; i < it.u; i++) {
-    if (!r.next_key(k, prev)) return cbor_error(r, "error frame body");
-    if (k == "error") {
-      if (!read_text(r, res_.error_name, "error frame error")) return false;
-    } else if (k == "message") {
-      Item v;
-      if (!r.next(v)) return cbor_error(r, "error frame body");
-      if (v.kind == Kind::Text) res_.message = v.s;
-      if (!r.skip_contents(v, kBodyValue)) return cbor_error(r, "error frame body");
-    } else if (!r.skip_value(kBodyValue)) {
-      return cbor_error(r, "error frame body");
-    }
-  }
-  if (res_.error_name.empty()) return invalid("error frame has no error name");
-  res_.kind = FrameKind::Silent;
-  res_.silence = Silence::ErrorFrame;
-  return true;
-}
-
 bool FrameDecoder::body_other(CborReader& r, Silence why) {
   Item it;
-  if (!r.next(it)) return cbor_error(r, "body");
-  if (it.kind != Kind::Map) {
-    return invalid("body is not a map");
-  }
+  if (!open_body(r, "body", it)) return false;
   Span prev, k;
   for (uint64_t i = 0; i < it.u; i++) {
     if (!r.next_key(k, prev)) return cbor_error(r, "body");

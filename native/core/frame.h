@@ -114,9 +114,12 @@ class FrameDecoder {
   bool body_identity(CborReader& r);
   bool body_account(CborReader& r);
   bool body_sync(CborReader& r);
-  bool body_info(CborReader& r);
-  bool body_error(CborReader& r);
+  bool body_notice(CborReader& r, bool error_frame);
   bool body_other(CborReader& r, Silence why);
+  bool open_body(CborReader& r, const char* what, Item& it);
+  bool read_optional_text(CborReader& r, Span& out, const char* what);
+  void text_field(std::string_view json_key, Span value);
+  bool finish_entry(EntryType type);
   bool read_op(CborReader& r, OpRef& op);
   bool read_seq(CborReader& r);
   bool read_text(CborReader& r, Span& out, const char* what);
