@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { FirehoseError, ErrorCodes } from './errors.js';
+import type { RedisTarget } from './redis-url.js';
 
 export interface DecoderOptions {
   /** Largest accepted WebSocket message (protocol: 5 MB). */
@@ -73,16 +74,8 @@ export interface NativeDecoder {
   decodeCapture(capture: Uint8Array, repeat: number): { frames: number; bytes: number; entries: number; invalid: number; nanoseconds: number };
 }
 
-/** Connection settings, already parsed from REDIS_URL. */
-export interface NativeRedisOptions {
-  host?: string;
-  port?: number;
-  /** Unix socket path; replaces host and port. */
-  path?: string;
-  username?: string;
-  password?: string;
-  db: number;
-  tls: boolean;
+/** Connection settings: REDIS_URL as parsed, plus TLS files and timeouts. */
+export interface NativeRedisOptions extends RedisTarget {
   /** PEM CA bundle to trust instead of the system's (rediss:// only). */
   tlsCaFile?: string;
   /** Client certificate and key, for servers that require one. */

@@ -11,6 +11,7 @@ import { FirehoseError, ErrorCodes } from './errors.js';
 export interface RedisTarget {
   host?: string;
   port?: number;
+  /** Unix socket path; replaces host and port. */
   path?: string;
   username?: string;
   password?: string;

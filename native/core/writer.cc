@@ -183,6 +183,8 @@ bool Writer::preflight(RedisError& err) {
   return true;
 }
 
+// Connects if need be and runs the preflight checks, retrying with backoff
+// until that works, stops, or meets an error that retrying cannot fix.
 bool Writer::connect_until_ready(uint32_t& attempt, Outcome& why) {
   for (;;) {
     if (should_stop()) {
@@ -190,19 +192,12 @@ bool Writer::connect_until_ready(uint32_t& attempt, Outcome& why) {
       return false;
     }
     RedisError err;
-    if (conn_->connect(err) && preflight(err)) return true;
-    if (err.fault == Fault::Aborted) {
-      why = Outcome::Stopped;
+    if ((conn_->connected() || conn_->connect(err)) && preflight(err)) return true;
+    if (err.fault != Fault::Transient) {
+      why = give_up(err);
       return false;
     }
-    if (err.fault == Fault::Fatal) {
-      WriterEvent e;
-      e.type = WriterEvent::Type::Fatal;
-      e.error = err.message;
-      emit(std::move(e));
-      why = Outcome::Fatal;
-      return false;
-    }
+    conn_->disconnect();
     if (!pause(++attempt, err)) {
       why = Outcome::Stopped;
       return false;
@@ -509,33 +504,9 @@ bool Writer::switch_key(Outcome& why) {
   cfg_.cursor_key = key;
   batch_a_.resp.set_cursor_key(key);
   batch_b_.resp.set_cursor_key(key);
+  // preflight() checks the new key's type and reads the cursor it holds.
   uint32_t attempt = 0;
-  for (;;) {
-    if (should_stop()) {
-      why = Outcome::Stopped;
-      return false;
-    }
-    RedisError err;
-    // preflight() checks the new key's type and reads the cursor it holds.
-    if ((conn_->connected() || conn_->connect(err)) && preflight(err)) break;
-    if (err.fault == Fault::Aborted) {
-      why = Outcome::Stopped;
-      return false;
-    }
-    if (err.fault == Fault::Fatal) {
-      WriterEvent e;
-      e.type = WriterEvent::Type::Fatal;
-      e.error = err.message;
-      emit(std::move(e));
-      why = Outcome::Fatal;
-      return false;
-    }
-    conn_->disconnect();
-    if (!pause(++attempt, err)) {
-      why = Outcome::Stopped;
-      return false;
-    }
-  }
+  if (!connect_until_ready(attempt, why)) return false;
   {
     std::lock_guard<std::mutex> lock(sleep_mu_);
     if (next_key_ == key) next_key_.clear();

@@ -32,6 +32,20 @@ export function entryData(r: DecodedFrame, type: string): Json {
   return JSON.parse((r as EntryFrame).data);
 }
 
+/** An #identity or #account frame's entry, per the contract (body as atproto JSON). */
+export function assertAccountEntry(r: DecodedFrame, t: '#identity' | '#account', body: Json): void {
+  if (t === '#identity') {
+    assert.deepEqual(entryData(r, 'identity'), { did: body.did, handle: body.handle ?? body.did, time: body.time });
+  } else {
+    assert.deepEqual(entryData(r, 'account'), {
+      did: body.did,
+      active: body.active,
+      ...(body.status ? { status: body.status } : {}),
+      time: body.time,
+    });
+  }
+}
+
 /** An op as the entry must carry it; the record comes from the CAR, decoded by cborg. */
 function expectedOp(op: Json, car: CarBufferReader): Json {
   if (op.action === 'delete') return { action: 'delete', path: op.path };
@@ -59,15 +73,8 @@ function expectFromJson(header: Json, body: Json): (r: DecodedFrame) => void {
         break;
       }
       case '#identity':
-        assert.deepEqual(entryData(r, 'identity'), { did: body.did, handle: body.handle ?? body.did, time: body.time });
-        break;
       case '#account':
-        assert.deepEqual(entryData(r, 'account'), {
-          did: body.did,
-          active: body.active,
-          ...(body.status ? { status: body.status } : {}),
-          time: body.time,
-        });
+        assertAccountEntry(r, header.t, body);
         break;
       case '#sync':
         assert.deepEqual(r, { kind: 'silent', reason: 'sync', frame: '#sync', seq: body.seq, time: body.time, skipped: [] });
