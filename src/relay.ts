@@ -69,8 +69,10 @@ export class RelayClient extends EventEmitter<RelayEvents> {
   private awaitingPong = false;
   private closedPromise: Promise<void> = Promise.resolve();
 
-  /** Date.now() of the last message, for stall detection and health. */
-  lastDataAt = 0;
+  /** Date.now() of the last message, on whichever connection. */
+  private lastMessageAt = Date.now();
+  /** When reading last resumed after a pause of ours: silence before it is not the relay's. */
+  private resumedAt = 0;
   connected = false;
   /** Attempts since the last healthy connection. */
   get attempts(): number {
@@ -82,6 +84,15 @@ export class RelayClient extends EventEmitter<RelayEvents> {
   /** True while reading is paused because the writer's queue is full. */
   get paused(): boolean {
     return this.pausedByWriter;
+  }
+
+  /**
+   * How long the stream has been silent, across reconnections, leaving out
+   * time we spent paused: a relay that accepts every connection but sends
+   * nothing is still silent.
+   */
+  silentForMs(): number {
+    return this.pausedByWriter ? 0 : Date.now() - Math.max(this.lastMessageAt, this.resumedAt);
   }
 
   constructor(
@@ -100,7 +111,7 @@ export class RelayClient extends EventEmitter<RelayEvents> {
   resume(): void {
     if (this.pausedByWriter && this.ws) {
       this.pausedByWriter = false;
-      this.lastDataAt = Date.now();
+      this.resumedAt = Date.now();
       this.ws.resume();
     }
   }
@@ -148,7 +159,6 @@ export class RelayClient extends EventEmitter<RelayEvents> {
     ws.on('open', () => {
       this.connected = true;
       this.openedAt = Date.now();
-      this.lastDataAt = Date.now();
       this.awaitingPong = false;
       this.startTimers(ws);
       this.emit('open', base, cursor);
@@ -167,7 +177,7 @@ export class RelayClient extends EventEmitter<RelayEvents> {
   }
 
   private onMessage(ws: WebSocket, data: Buffer, isBinary: boolean): void {
-    this.lastDataAt = Date.now();
+    this.lastMessageAt = Date.now();
     if (!isBinary) {
       this.emit('text-message');
       return;
@@ -214,7 +224,8 @@ export class RelayClient extends EventEmitter<RelayEvents> {
       }, this.opts.pingIntervalMs),
       setInterval(() => {
         if (this.pausedByWriter) return;
-        const silent = Date.now() - this.lastDataAt;
+        // A new connection gets the whole timeout to start talking.
+        const silent = Date.now() - Math.max(this.lastMessageAt, this.resumedAt, this.openedAt);
         if (silent >= this.opts.stallTimeoutMs) {
           this.end(ws, 'stall', `no data for ${silent} ms`);
           ws.terminate();

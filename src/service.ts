@@ -48,12 +48,6 @@ export class Service {
   private durable: string | null = null;
   private redisProblem: string | null = 'waiting for Redis';
   private disconnectedSince = Date.now();
-  /**
-   * The last relay message, on whichever connection: health judges the
-   * stream, and a relay that accepts every reconnection but sends nothing
-   * must not look healthy between stall timeouts.
-   */
-  private lastFrameAt = Date.now();
   private lastEventTime: number | undefined;
   private totalEvents = 0;
   private progressEvents = 0;
@@ -83,10 +77,7 @@ export class Service {
       },
       {
         resumeCursor: (index) => this.resumeCursor(index),
-        push: (frame) => {
-          this.lastFrameAt = Date.now();
-          return this.ingester.push(frame);
-        },
+        push: (frame) => this.ingester.push(frame),
       },
     );
     this.wireIngester();
@@ -195,8 +186,8 @@ export class Service {
     const down = now - this.disconnectedSince;
     if (!this.relay.connected && down > stall) {
       reasons.push(`relay: disconnected for ${Math.round(down / 1000)} s (${this.relay.attempts} attempts)`);
-    } else if (!this.relay.paused && now - this.lastFrameAt > stall) {
-      reasons.push(`relay: no data for ${Math.round((now - this.lastFrameAt) / 1000)} s`);
+    } else if (this.relay.silentForMs() > stall) {
+      reasons.push(`relay: no data for ${Math.round(this.relay.silentForMs() / 1000)} s`);
     }
     if (this.stopping) reasons.push('shutting down');
     const q = this.ingester.stats();
@@ -235,11 +226,7 @@ export class Service {
       this.log.info({ redis }, 'Redis is accepting writes again');
     });
     ing.on('batch', (b) => this.onBatch(b));
-    ing.on('drain', () => {
-      // Time spent paused by us is not the relay's silence.
-      if (this.relay.paused) this.lastFrameAt = Date.now();
-      this.relay.resume();
-    });
+    ing.on('drain', () => this.relay.resume());
     ing.on('fatal', (err) => this.fail(err));
   }
 
