@@ -6,19 +6,7 @@
         "native/addon.cc",
         "native/decoder.cc",
         "native/ingester.cc",
-        "native/core/car.cc",
-        "native/core/cbor.cc",
-        "native/core/cid.cc",
-        "native/core/dagjson.cc",
-        "native/core/encoding.cc",
-        "native/core/filter.cc",
-        "native/core/frame.cc",
-        "native/core/json.cc",
-        "native/core/queue.cc",
-        "native/core/redis.cc",
-        "native/core/resp.cc",
-        "native/core/utf8.cc",
-        "native/core/writer.cc"
+        "<!@(node -p \"require('fs').readFileSync('native/core/sources.list','utf8').trim().split(/\s+/).map(f=>'native/'+f).join(' ')\")"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
