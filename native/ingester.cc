@@ -18,46 +18,83 @@ class Ingester;
 void CallJs(Napi::Env env, Napi::Function cb, Ingester* self, void* data);
 using Tsfn = Napi::TypedThreadSafeFunction<Ingester, void, CallJs>;
 
-std::string Str(const Napi::Object& o, const char* key) {
+// The options arrive validated by TypeScript (src/ingester.ts); reading
+// them strictly still turns a caller's mistake into ERR_INVALID_ARG.
+Napi::Value Field(const Napi::Object& o, const char* key) {
   Napi::Value v = o.Get(key);
-  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+  if (v.IsUndefined()) throw MakeError(o.Env(), "ERR_INVALID_ARG", std::string("writer option ") + key + " is missing");
+  return v;
 }
 
-int64_t Int(const Napi::Object& o, const char* key, int64_t fallback) {
-  Napi::Value v = o.Get(key);
-  return v.IsNumber() ? v.As<Napi::Number>().Int64Value() : fallback;
+std::string Str(const Napi::Object& o, const char* key) {
+  Napi::Value v = Field(o, key);
+  if (!v.IsString()) throw MakeError(o.Env(), "ERR_INVALID_ARG", std::string("writer option ") + key + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+std::string OptStr(const Napi::Object& o, const char* key) {
+  return o.Get(key).IsUndefined() ? std::string() : Str(o, key);
+}
+
+int64_t Int(const Napi::Object& o, const char* key) {
+  Napi::Value v = Field(o, key);
+  if (!v.IsNumber()) throw MakeError(o.Env(), "ERR_INVALID_ARG", std::string("writer option ") + key + " must be a number");
+  return v.As<Napi::Number>().Int64Value();
+}
+
+std::vector<std::string> Strings(const Napi::Object& o, const char* key) {
+  Napi::Value v = Field(o, key);
+  if (!v.IsArray()) throw MakeError(o.Env(), "ERR_INVALID_ARG", std::string("writer option ") + key + " must be an array");
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<std::string> out;
+  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(a.Get(i).ToString().Utf8Value());
+  return out;
 }
 
 WriterConfig ReadConfig(const Napi::Object& o) {
   WriterConfig c;
-  Napi::Object r = o.Get("redis").As<Napi::Object>();
-  c.redis.host = Str(r, "host");
-  c.redis.port = int(Int(r, "port", 6379));
-  c.redis.path = Str(r, "path");
-  c.redis.username = Str(r, "username");
-  c.redis.password = Str(r, "password");
-  c.redis.db = int(Int(r, "db", 0));
+  Napi::Object r = Field(o, "redis").As<Napi::Object>();
+  c.redis.endpoint.host = OptStr(r, "host");
+  c.redis.endpoint.port = r.Get("port").IsNumber() ? int(Int(r, "port")) : 0;
+  c.redis.path = OptStr(r, "path");
+  c.redis.username = OptStr(r, "username");
+  c.redis.password = OptStr(r, "password");
+  c.redis.db = int(Int(r, "db"));
   c.redis.tls = r.Get("tls").ToBoolean().Value();
-  c.redis.tls_ca_file = Str(r, "tlsCaFile");
-  c.redis.tls_cert_file = Str(r, "tlsCertFile");
-  c.redis.tls_key_file = Str(r, "tlsKeyFile");
-  c.redis.connect_timeout_ms = int(Int(r, "connectTimeoutMs", c.redis.connect_timeout_ms));
-  c.redis.command_timeout_ms = int(Int(r, "commandTimeoutMs", c.redis.command_timeout_ms));
+  c.redis.tls_ca_file = OptStr(r, "tlsCaFile");
+  c.redis.tls_cert_file = OptStr(r, "tlsCertFile");
+  c.redis.tls_key_file = OptStr(r, "tlsKeyFile");
+  c.redis.connect_timeout_ms = int(Int(r, "connectTimeoutMs"));
+  c.redis.command_timeout_ms = int(Int(r, "commandTimeoutMs"));
+  Napi::Object s = Field(o, "sentinel").As<Napi::Object>();
+  Napi::Array nodes = Field(s, "sentinels").As<Napi::Array>();
+  for (uint32_t i = 0; i < nodes.Length(); i++) {
+    Napi::Object n = nodes.Get(i).As<Napi::Object>();
+    c.sentinel.sentinels.push_back(Endpoint{Str(n, "host"), int(Int(n, "port"))});
+  }
+  c.sentinel.master_name = Str(s, "name");
+  c.sentinel.username = Str(s, "username");
+  c.sentinel.password = Str(s, "password");
   c.stream_key = Str(o, "streamKey");
   c.cursor_key = Str(o, "cursorKey");
-  c.max_stream_len = uint64_t(Int(o, "maxStreamLen", int64_t(c.max_stream_len)));
-  c.batch_max_events = size_t(Int(o, "batchMaxEvents", int64_t(c.batch_max_events)));
-  c.batch_max_bytes = size_t(Int(o, "batchMaxBytes", int64_t(c.batch_max_bytes)));
-  c.linger = std::chrono::microseconds(Int(o, "flushIntervalUs", c.linger.count()));
-  c.queue_high = size_t(Int(o, "queueHighBytes", int64_t(c.queue_high)));
-  c.queue_low = size_t(Int(o, "queueLowBytes", int64_t(c.queue_low)));
-  c.retry_initial = std::chrono::milliseconds(Int(o, "retryInitialMs", c.retry_initial.count()));
-  c.retry_max = std::chrono::milliseconds(Int(o, "retryMaxMs", c.retry_max.count()));
+  c.max_stream_len = uint64_t(Int(o, "maxStreamLen"));
+  std::string trim = Str(o, "trim");
+  if (trim != "groups" && trim != "maxlen") throw MakeError(o.Env(), "ERR_INVALID_ARG", "writer option trim must be groups or maxlen");
+  c.pacing.mode = trim == "groups" ? TrimMode::Groups : TrimMode::Blind;
+  c.pacing.only_groups = Strings(o, "paceGroups");
+  c.pacing.stale_after_ms = Int(o, "paceStaleAfterMs");
+  c.lease.instance_id = Str(o, "instanceId");
+  c.lease.ttl_ms = Int(o, "leaseTtlMs");
+  c.batch_max_events = size_t(Int(o, "batchMaxEvents"));
+  c.batch_max_bytes = size_t(Int(o, "batchMaxBytes"));
+  c.queue_high = size_t(Int(o, "queueHighBytes"));
+  c.queue_low = size_t(Int(o, "queueLowBytes"));
+  c.retry_initial = std::chrono::milliseconds(Int(o, "retryInitialMs"));
+  c.retry_max = std::chrono::milliseconds(Int(o, "retryMaxMs"));
   c.status_key = Str(o, "statusKey");
   c.recent_key = Str(o, "recentKey");
   c.broadcast_channel = Str(o, "broadcastChannel");
-  Napi::Value d = o.Get("decoder");
-  if (d.IsObject()) c.decoder = ReadDecoderOptions(d.As<Napi::Object>());
+  c.decoder = ReadDecoderOptions(Field(o, "decoder").As<Napi::Object>());
   return c;
 }
 
@@ -91,6 +128,7 @@ Napi::Object BatchToJs(Napi::Env env, const BatchReport& b) {
   counts.Set("unknown", double(c.unknown));
   counts.Set("filtered", double(c.filtered));
   counts.Set("invalid", double(c.invalid));
+  counts.Set("stale", double(c.stale));
   o.Set("counts", counts);
   o.Set("opsSkipped", double(b.ops_skipped));
   o.Set("opsFiltered", double(b.ops_filtered));
@@ -120,6 +158,14 @@ Napi::Object BatchToJs(Napi::Env env, const BatchReport& b) {
     invalid.Set(uint32_t(i), io);
   }
   o.Set("invalid", invalid);
+  Napi::Array stale = Napi::Array::New(env, b.stale.size());
+  for (size_t i = 0; i < b.stale.size(); i++) {
+    Napi::Object so = Napi::Object::New(env);
+    so.Set("seq", double(b.stale[i].seq));
+    so.Set("previous", double(b.stale[i].previous));
+    stale.Set(uint32_t(i), so);
+  }
+  o.Set("stale", stale);
   Napi::Array notices = Napi::Array::New(env, b.notices.size());
   for (size_t i = 0; i < b.notices.size(); i++) {
     const Notice& n = b.notices[i];
@@ -134,6 +180,21 @@ Napi::Object BatchToJs(Napi::Env env, const BatchReport& b) {
   for (size_t i = 0; i < b.unknown_types.size(); i++) unknown.Set(uint32_t(i), b.unknown_types[i]);
   o.Set("unknownTypes", unknown);
   return o;
+}
+
+Napi::Array GroupsToJs(Napi::Env env, const std::vector<GroupState>& groups) {
+  Napi::Array a = Napi::Array::New(env, groups.size());
+  for (size_t i = 0; i < groups.size(); i++) {
+    const GroupState& g = groups[i];
+    Napi::Object go = Napi::Object::New(env);
+    go.Set("name", g.name);
+    go.Set("undelivered", double(g.undelivered));
+    go.Set("pending", double(g.pending));
+    go.Set("counted", g.counted);
+    go.Set("stale", g.stale);
+    a.Set(uint32_t(i), go);
+  }
+  return a;
 }
 
 Napi::Value EventToJs(Napi::Env env, const WriterEvent& e) {
@@ -155,7 +216,7 @@ Napi::Value EventToJs(Napi::Env env, const WriterEvent& e) {
     case T::Drain: o.Set("type", "drain"); break;
     case T::Fatal:
       o.Set("type", "fatal");
-      o.Set("error", MakeError(env, "ERR_REDIS_FATAL", e.error).Value());
+      o.Set("error", MakeError(env, e.config ? "ERR_CONFIG" : "ERR_REDIS_FATAL", e.error).Value());
       break;
     case T::Closed:
       o.Set("type", "closed");
@@ -166,6 +227,37 @@ Napi::Value EventToJs(Napi::Env env, const WriterEvent& e) {
       o.Set("type", "cursor-key");
       o.Set("key", e.key);
       o.Set("cursor", NullableString(env, e.has_cursor, e.cursor));
+      break;
+    case T::Role:
+      o.Set("type", "role");
+      o.Set("role", e.active ? "active" : "standby");
+      o.Set("holder", e.holder);
+      o.Set("message", e.message);
+      break;
+    case T::Resync:
+      o.Set("type", "resync");
+      o.Set("cursor", NullableString(env, e.has_cursor, e.cursor));
+      o.Set("previous", NullableString(env, !e.previous.empty(), e.previous));
+      o.Set("lost", e.lost < 0 ? env.Null() : Napi::Value(Napi::Number::New(env, double(e.lost))));
+      o.Set("reconnect", e.reconnect);
+      o.Set("message", e.message);
+      break;
+    case T::Pacing:
+      o.Set("type", "pacing");
+      o.Set("paced", e.paced);
+      o.Set("group", NullableString(env, !e.group.empty(), e.group));
+      o.Set("backlog", double(e.backlog));
+      o.Set("groups", GroupsToJs(env, e.groups));
+      break;
+    case T::Node:
+      o.Set("type", "node");
+      o.Set("node", e.node);
+      o.Set("message", e.message);
+      break;
+    case T::Log:
+      o.Set("type", "log");
+      o.Set("level", e.level);
+      o.Set("message", e.message);
       break;
     case T::Batch: break;
   }
@@ -204,7 +296,13 @@ class Ingester : public Napi::ObjectWrap<Ingester> {
     if (!info[0].IsObject() || !info[1].IsFunction()) {
       throw MakeError(env, "ERR_INVALID_ARG", "new Ingester(options, onEvent)");
     }
+    // What can fail comes first: nothing is running yet if it does.
     WriterConfig cfg = ReadConfig(info[0].As<Napi::Object>());
+    try {
+      writer_ = std::make_unique<Writer>(std::move(cfg));
+    } catch (const std::exception& e) {
+      throw MakeError(env, "ERR_INVALID_ARG", e.what());
+    }
     // The finalizer runs once the writer has sent its last event: only then
     // may this object be collected.
     tsfn_ = Tsfn::New(env, info[1].As<Napi::Function>(), "firehose-redis writer", 0, 1, this,
@@ -216,8 +314,7 @@ class Ingester : public Napi::ObjectWrap<Ingester> {
     // function's own teardown at environment exit.
     napi_add_env_cleanup_hook(env, Teardown, this);
     Ref();  // alive until the writer has closed, even if JavaScript lets go
-    writer_ = std::make_unique<Writer>(std::move(cfg),
-                                       [this](WriterEvent&& e) { OnEvent(std::move(e)); });
+    writer_->start([this](WriterEvent&& e) { OnEvent(std::move(e)); });
   }
 
   ~Ingester() override {
@@ -226,7 +323,9 @@ class Ingester : public Napi::ObjectWrap<Ingester> {
   }
 
   // Main thread, from the thread-safe function: turn the gathered events
-  // into JavaScript calls.
+  // into JavaScript calls. A listener that throws does not stop the others:
+  // every event is delivered, then the first error is rethrown here, where
+  // it surfaces as an uncaught exception, as from any event emitter.
   void Deliver(Napi::Env env, Napi::Function cb) {
     std::vector<WriterEvent> events;
     {
@@ -234,8 +333,10 @@ class Ingester : public Napi::ObjectWrap<Ingester> {
       events.swap(pending_);
       signalled_ = false;
     }
+    Napi::ObjectReference first_error;
     for (WriterEvent& e : events) {
       Napi::HandleScope scope(env);
+      if (e.type == WriterEvent::Type::Fatal) failed_ = true;
       if (e.type == WriterEvent::Type::Closed) {
         closed_ = true;
         close_result_ = Napi::Persistent(EventToJs(env, e).As<Napi::Object>());
@@ -245,10 +346,10 @@ class Ingester : public Napi::ObjectWrap<Ingester> {
       try {
         cb.Call({EventToJs(env, e)});
       } catch (const Napi::Error& err) {
-        err.ThrowAsJavaScriptException();
-        return;
+        if (first_error.IsEmpty()) first_error = Napi::Persistent(err.Value());
       }
     }
+    if (!first_error.IsEmpty()) Napi::Error(env, first_error.Value()).ThrowAsJavaScriptException();
   }
 
  private:
@@ -286,7 +387,11 @@ class Ingester : public Napi::ObjectWrap<Ingester> {
     if (!info[0].IsTypedArray()) {
       throw MakeError(env, "ERR_INVALID_ARG", "push() takes a Buffer or Uint8Array");
     }
-    if (!writer_ || closed_) return Napi::Boolean::New(env, false);
+    if (!writer_ || closed_ || closing_ || failed_) {
+      throw MakeError(env, "ERR_CLOSED",
+                      failed_ ? "push() after a fatal error: the writer has stopped; create a new ingester"
+                              : "push() after close(): the writer is closed");
+    }
     auto a = info[0].As<Napi::Uint8Array>();
     Span frame(a.Data(), a.ByteLength());
     bool room = writer_->push(frame);
@@ -310,7 +415,9 @@ class Ingester : public Napi::ObjectWrap<Ingester> {
     if (closed_) {
       deferred.Resolve(close_result_.Value());
     } else {
-      int64_t ms = info[0].IsNumber() ? info[0].As<Napi::Number>().Int64Value() : 10000;
+      if (!info[0].IsNumber()) throw MakeError(env, "ERR_INVALID_ARG", "close(timeoutMs) takes a number");
+      int64_t ms = info[0].As<Napi::Number>().Int64Value();
+      closing_ = true;
       close_waiters_.push_back(deferred);
       writer_->close(std::chrono::milliseconds(ms));
     }
@@ -318,6 +425,7 @@ class Ingester : public Napi::ObjectWrap<Ingester> {
   }
 
   Napi::Value SwitchCursorKey(const Napi::CallbackInfo& info) {
+    if (!info[0].IsString()) throw MakeError(info.Env(), "ERR_INVALID_ARG", "switchCursorKey(key) takes a string");
     if (writer_ && !closed_) writer_->switch_cursor_key(info[0].As<Napi::String>().Utf8Value());
     return info.Env().Undefined();
   }
@@ -346,6 +454,8 @@ class Ingester : public Napi::ObjectWrap<Ingester> {
   bool released_ = false;
   bool tearing_down_ = false;
 
+  bool closing_ = false;
+  bool failed_ = false;
   bool closed_ = false;
   Napi::ObjectReference close_result_;
   std::vector<Napi::Promise::Deferred> close_waiters_;

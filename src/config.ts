@@ -1,33 +1,48 @@
 /**
- * Every setting, its default and its meaning, read from the environment and
- * validated in one place. A bad value throws FirehoseError (ERR_CONFIG) with
- * one line that names the variable; the CLI turns that into exit code 2.
+ * Every setting, its default, its meaning and its accepted values, in one
+ * table. The same validators read the environment (loadConfig: a bad value
+ * throws ERR_CONFIG naming the variable; the CLI exits 2) and check the
+ * library's options (checkOptions: ERR_INVALID_ARG naming the option), so
+ * the native writer only ever receives valid values.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import { FirehoseError, ErrorCodes } from './errors.js';
 import { parseRedisUrl, type RedisTarget } from './redis-url.js';
 
 export type LogFormat = 'auto' | 'json' | 'pretty';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export type TrimPolicy = 'groups' | 'maxlen';
 
 export interface Config {
   /** RELAY_URL first, then the RELAY_URLS fallbacks, without duplicates. */
   relayUrls: string[];
   redisUrl: string;
+  /** REDIS_URL, parsed. */
   redis: RedisTarget;
   redisTlsCaFile: string;
   redisTlsCertFile: string;
   redisTlsKeyFile: string;
+  /** `host:port` of each sentinel; empty: no Sentinel. */
+  redisSentinels: string[];
+  redisSentinelName: string;
+  redisSentinelUsername: string;
+  redisSentinelPassword: string;
   streamKey: string;
   cursorKey: string;
   maxStreamLen: number;
+  trim: TrimPolicy;
+  paceGroups: string[];
+  paceStaleAfterMs: number;
+  replayWindowMs: number;
+  instanceId: string;
+  leaseTtlMs: number;
   collections: string[];
   emitSync: boolean;
   emitInfo: boolean;
   batchMaxEvents: number;
   batchMaxBytes: number;
-  batchFlushMs: number;
   queueMaxBytes: number;
   stallTimeoutMs: number;
   pingIntervalMs: number;
@@ -36,6 +51,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   redisConnectTimeoutMs: number;
   redisCommandTimeoutMs: number;
+  redisRetryMinMs: number;
+  redisRetryMaxMs: number;
   maxMessageBytes: number;
   maxBlocksBytes: number;
   maxCommitOps: number;
@@ -48,173 +65,238 @@ export interface Config {
   dashboardBroadcast: boolean;
 }
 
+/** What a value must be; check() returns why it is not, parse() reads the environment's text. */
+interface Rule {
+  check(v: unknown): string | undefined;
+  parse(raw: string): unknown;
+}
+
 export interface Setting {
   name: string;
   default: string;
   doc: string;
 }
 
-/** The settings table; the README documents exactly these. */
-export const SETTINGS: readonly Setting[] = [
-  { name: 'RELAY_URL', default: 'wss://bsky.network', doc: 'Relay base URL; `/xrpc/com.atproto.sync.subscribeRepos` is appended.' },
-  { name: 'RELAY_URLS', default: '', doc: 'Fallback relays, comma-separated, tried in order after RELAY_URL. Each keeps its own cursor key (`<REDIS_CURSOR_KEY>:<host>`).' },
-  { name: 'REDIS_URL', default: 'redis://localhost:6379', doc: '`redis://[user:password@]host[:port][/db]`, `rediss://` (TLS, when hiredis has it) or `unix:///path.sock[?db=N]`.' },
-  { name: 'REDIS_TLS_CA_FILE', default: '', doc: 'With rediss://: PEM file of the CA(s) to trust instead of the system\'s.' },
-  { name: 'REDIS_TLS_CERT_FILE', default: '', doc: 'With rediss://: client certificate (PEM), for servers that require one; needs REDIS_TLS_KEY_FILE.' },
-  { name: 'REDIS_TLS_KEY_FILE', default: '', doc: 'With rediss://: the client certificate\'s private key (PEM).' },
-  { name: 'REDIS_STREAM_KEY', default: 'firehose:events', doc: 'Stream written with XADD.' },
-  { name: 'REDIS_CURSOR_KEY', default: 'firehose:python_cursor', doc: 'String key holding the last durable seq (for resume).' },
-  { name: 'REDIS_MAX_STREAM_LEN', default: '500000', doc: 'Approximate stream cap (`MAXLEN ~ N`); 0 disables trimming.' },
-  { name: 'COLLECTIONS', default: '', doc: 'Keep only ops in these collections, e.g. `app.bsky.feed.post,app.bsky.graph.*`; a commit left without ops is not written. Empty: keep all.' },
-  { name: 'EXTRA_TYPES', default: '', doc: 'Also write these frame types as entries: `sync`, `info` (comma-separated). Today\'s consumers ignore them.' },
-  { name: 'BATCH_MAX_EVENTS', default: '1000', doc: 'Most entries in one MULTI/EXEC batch.' },
-  { name: 'BATCH_MAX_BYTES', default: '2097152', doc: 'Most relay-frame bytes in one batch (its entries take about a third of that).' },
-  { name: 'BATCH_FLUSH_MS', default: '1', doc: 'Longest a partial batch waits for more events (fractions allowed).' },
-  { name: 'QUEUE_MAX_BYTES', default: '33554432', doc: 'Queue bound: above it the relay socket is paused until the queue is half empty.' },
-  { name: 'STALL_TIMEOUT_MS', default: '60000', doc: 'Reconnect when no data arrived for this long.' },
-  { name: 'PING_INTERVAL_MS', default: '30000', doc: 'WebSocket ping interval; a missing pong by the next ping means a dead connection.' },
-  { name: 'RECONNECT_MIN_MS', default: '1000', doc: 'First reconnect delay (doubles, with full jitter).' },
-  { name: 'RECONNECT_MAX_MS', default: '30000', doc: 'Longest reconnect delay.' },
-  { name: 'SHUTDOWN_TIMEOUT_MS', default: '10000', doc: 'On SIGTERM/SIGINT: time allowed to flush the queue before exiting.' },
-  { name: 'REDIS_CONNECT_TIMEOUT_MS', default: '5000', doc: 'Redis connect timeout.' },
-  { name: 'REDIS_COMMAND_TIMEOUT_MS', default: '10000', doc: 'Longest wait for a batch reply before the connection is treated as dead.' },
-  { name: 'MAX_MESSAGE_BYTES', default: '5242880', doc: 'Largest accepted relay message (protocol: 5 MB).' },
-  { name: 'MAX_BLOCKS_BYTES', default: '2097152', doc: 'Largest accepted commit `blocks` (protocol: 2 MB).' },
-  { name: 'MAX_COMMIT_OPS', default: '200', doc: 'Most ops accepted in one commit (protocol: 200).' },
-  { name: 'LOG_LEVEL', default: 'info', doc: '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.' },
-  { name: 'LOG_FORMAT', default: 'auto', doc: '`json`, `pretty`, or `auto` (pretty on a terminal, JSON otherwise).' },
-  { name: 'HTTP_PORT', default: '8080', doc: 'Port of `/healthz` and `/metrics`; 0 turns the HTTP server off.' },
-  { name: 'HTTP_HOST', default: '0.0.0.0', doc: 'Address the HTTP server listens on.' },
-  { name: 'DASHBOARD_STATUS', default: 'true', doc: 'Refresh `firehose:status` every 5 s (SETEX 10).' },
-  { name: 'DASHBOARD_RECENT_EVENTS', default: 'false', doc: 'Keep `firehose:recent_events` (last 50 events, SETEX 10).' },
-  { name: 'DASHBOARD_BROADCAST', default: 'false', doc: 'PUBLISH a summary of every event on `firehose:events:broadcast`.' },
-];
-
-type Env = Record<string, string | undefined>;
-
-function fail(name: string, why: string): never {
-  throw new FirehoseError(`${name} ${why}`, ErrorCodes.CONFIG);
+interface Entry extends Setting {
+  /** The Config field; undefined for settings folded into another field. */
+  key?: keyof Config;
+  rule: Rule;
+  /** The default when it depends on the machine (SETTINGS shows it as empty). */
+  fallback?: () => string;
 }
 
-function raw(env: Env, name: string): string {
-  const v = env[name];
-  if (v !== undefined && v.trim() !== '') return v.trim();
-  const s = SETTINGS.find((x) => x.name === name);
-  if (!s) throw new Error(`no such setting ${name}`);
-  return s.default;
+const MS_DAY = 86_400_000;
+
+function int(min: number, max: number): Rule {
+  const range = `a whole number from ${min} to ${max}`;
+  return {
+    check: (v) => (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? undefined : `must be ${range}`),
+    parse: (raw) => (/^-?\d+$/.test(raw) ? Number(raw) : NaN),
+  };
 }
 
-function integer(env: Env, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const v = raw(env, name);
-  if (!/^-?\d+$/.test(v)) fail(name, `must be a whole number, got "${v}"`);
-  const n = Number(v);
-  if (n < min || n > max) fail(name, `must be between ${min} and ${max}, got ${v}`);
-  return n;
+const bool: Rule = {
+  check: (v) => (typeof v === 'boolean' ? undefined : 'must be true or false'),
+  parse: (raw) => {
+    const v = raw.toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(v)) return true;
+    if (['false', '0', 'no', 'off'].includes(v)) return false;
+    return raw;
+  },
+};
+
+function oneOf<T extends string>(values: readonly T[]): Rule {
+  return {
+    check: (v) => (typeof v === 'string' && (values as readonly string[]).includes(v) ? undefined : `must be one of ${values.join(', ')}`),
+    parse: (raw) => raw.toLowerCase(),
+  };
 }
 
-function decimal(env: Env, name: string, min: number, max: number): number {
-  const v = raw(env, name);
-  const n = Number(v);
-  if (!/^\d+(\.\d+)?$/.test(v) || !Number.isFinite(n)) fail(name, `must be a number, got "${v}"`);
-  if (n < min || n > max) fail(name, `must be between ${min} and ${max}, got ${v}`);
-  return n;
+function text(why?: (s: string) => string | undefined): Rule {
+  return {
+    check: (v) => (typeof v !== 'string' ? 'must be a string' : why?.(v)),
+    parse: (raw) => raw,
+  };
 }
 
-function bool(env: Env, name: string): boolean {
-  const v = raw(env, name).toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(v)) return true;
-  if (['false', '0', 'no', 'off'].includes(v)) return false;
-  return fail(name, `must be true or false, got "${v}"`);
+function list(item?: (s: string) => string | undefined): Rule {
+  return {
+    check: (v) => {
+      if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) return 'must be a list of strings';
+      for (const x of v as string[]) {
+        const why = item?.(x);
+        if (why) return why;
+      }
+      return undefined;
+    },
+    parse: (raw) =>
+      raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+  };
 }
 
-function list(env: Env, name: string): string[] {
-  return raw(env, name)
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
+const key = text((s) => (s === '' ? 'must not be empty' : /\s/.test(s) ? 'must not contain white space' : undefined));
+const file = text((s) => (s && !fs.existsSync(s) ? `names "${s}", which does not exist` : undefined));
 
-function relayUrl(name: string, v: string): string {
+function relayUrl(v: string): string | undefined {
   let url: URL;
   try {
     url = new URL(v);
   } catch {
-    return fail(name, `is not a URL: "${v}" (expected wss://host)`);
+    return `has "${v}", which is not a URL (expected wss://host)`;
   }
-  if (url.protocol !== 'wss:' && url.protocol !== 'ws:') {
-    fail(name, `must start with wss:// or ws://, got "${url.protocol}//"`);
-  }
-  if (url.search || url.hash) fail(name, 'must not carry a query or fragment; the cursor is added by the service');
-  return url.toString().replace(/\/+$/, '');
+  if (url.protocol !== 'wss:' && url.protocol !== 'ws:') return `must start with wss:// or ws://, not ${url.protocol}//`;
+  if (url.search || url.hash) return 'must not carry a query or fragment; the cursor is added by the service';
+  return undefined;
 }
 
 const NSID_PATTERN = /^(\*|[a-zA-Z][a-zA-Z0-9-]*(\.[a-zA-Z0-9-]+)*(\.\*)?)$/;
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):(\d{1,5})$/;
+
+/** The settings table; the README documents exactly these. */
+const TABLE: readonly Entry[] = [
+  { name: 'RELAY_URL', default: 'wss://bsky.network', rule: text(relayUrl), doc: 'Relay base URL; `/xrpc/com.atproto.sync.subscribeRepos` is appended.' },
+  { name: 'RELAY_URLS', default: '', rule: list(relayUrl), doc: 'Fallback relays, comma-separated, tried in order after RELAY_URL. Each keeps its own cursor key (`<REDIS_CURSOR_KEY>:<host>`).' },
+  { name: 'REDIS_URL', key: 'redisUrl', default: 'redis://localhost:6379', rule: text(), doc: '`redis://[user:password@]host[:port][/db]`, `rediss://` (TLS) or `unix:///path.sock[?db=N]`. With sentinels: only the credentials, database and TLS choice for the data nodes.' },
+  { name: 'REDIS_TLS_CA_FILE', key: 'redisTlsCaFile', default: '', rule: file, doc: 'With rediss://: PEM file of the CA(s) to trust instead of the system\'s.' },
+  { name: 'REDIS_TLS_CERT_FILE', key: 'redisTlsCertFile', default: '', rule: file, doc: 'With rediss://: client certificate (PEM), for servers that require one; needs REDIS_TLS_KEY_FILE.' },
+  { name: 'REDIS_TLS_KEY_FILE', key: 'redisTlsKeyFile', default: '', rule: file, doc: 'With rediss://: the client certificate\'s private key (PEM).' },
+  { name: 'REDIS_SENTINELS', key: 'redisSentinels', default: '', rule: list((s) => (HOST_PORT.test(s) ? undefined : `has "${s}", expected host:port`)), doc: 'Redis Sentinel: `host:port,host:port,…` of the sentinels (as ioredis\'s `sentinels`). Empty: no Sentinel.' },
+  { name: 'REDIS_SENTINEL_NAME', key: 'redisSentinelName', default: '', rule: text(), doc: 'With REDIS_SENTINELS: the master\'s name in the sentinels\' configuration (as ioredis\'s `name`).' },
+  { name: 'REDIS_SENTINEL_USERNAME', key: 'redisSentinelUsername', default: '', rule: text(), doc: 'With REDIS_SENTINELS: user name for sentinels that require one.' },
+  { name: 'REDIS_SENTINEL_PASSWORD', key: 'redisSentinelPassword', default: '', rule: text(), doc: 'With REDIS_SENTINELS: password for sentinels that require one.' },
+  { name: 'REDIS_STREAM_KEY', key: 'streamKey', default: 'firehose:events', rule: key, doc: 'Stream written with XADD. The lease (`<key>:lease`) and fence (`<key>:fence`) keys derive from it.' },
+  { name: 'REDIS_CURSOR_KEY', key: 'cursorKey', default: 'firehose:python_cursor', rule: key, doc: 'String key holding the last durable seq (for resume).' },
+  { name: 'REDIS_MAX_STREAM_LEN', key: 'maxStreamLen', default: '500000', rule: int(0, Number.MAX_SAFE_INTEGER), doc: 'Stream cap: the stream is trimmed to about this many entries; 0 disables trimming (and pacing).' },
+  { name: 'REDIS_TRIM', key: 'trim', default: 'groups', rule: oneOf(['groups', 'maxlen'] as const), doc: '`groups`: never trim what a consumer group still needs, and pace the relay when a group falls a whole cap behind; `maxlen`: the old producers\' blind `MAXLEN ~`.' },
+  { name: 'PACE_GROUPS', key: 'paceGroups', default: '', rule: list(), doc: 'Only these consumer groups pace the writer and bound trimming (comma-separated). Empty: every group of the stream, found as they come and go.' },
+  { name: 'PACE_STALE_AFTER_MS', key: 'paceStaleAfterMs', default: '3600000', rule: int(1000, 30 * MS_DAY), doc: 'A group that is behind while all its consumers have been idle this long stops pacing the writer (logged, counted), so a forgotten group cannot stop the firehose.' },
+  { name: 'RELAY_REPLAY_WINDOW_MS', key: 'replayWindowMs', default: '259200000', rule: int(60_000, 365 * MS_DAY), doc: 'How far back the relay can replay (bsky.network: 72 h). Paced longer than this, events are lost at the relay: /healthz turns 503.' },
+  { name: 'INSTANCE_ID', key: 'instanceId', default: '', fallback: () => os.hostname(), rule: key, doc: 'This instance\'s name in the lease. Give each instance its own; the same name restarting takes the lease back at once. Default: the host name.' },
+  { name: 'LEASE_TTL_MS', key: 'leaseTtlMs', default: '10000', rule: int(500, 600_000), doc: 'How long a dead or frozen active instance blocks a standby\'s takeover.' },
+  { name: 'COLLECTIONS', key: 'collections', default: '', rule: list((c) => (NSID_PATTERN.test(c) ? undefined : `has "${c}", which is neither a collection NSID nor a prefix ending in ".*"`)), doc: 'Keep only ops in these collections, e.g. `app.bsky.feed.post,app.bsky.graph.*`; a commit left without ops is not written. Empty: keep all.' },
+  { name: 'EXTRA_TYPES', default: '', rule: list((t) => (t === 'sync' || t === 'info' ? undefined : `has "${t}", which is not one of: sync, info`)), doc: 'Also write these frame types as entries: `sync`, `info` (comma-separated). Today\'s consumers ignore them.' },
+  { name: 'BATCH_MAX_EVENTS', key: 'batchMaxEvents', default: '1000', rule: int(1, 100_000), doc: 'Most entries in one batch.' },
+  { name: 'BATCH_MAX_BYTES', key: 'batchMaxBytes', default: '2097152', rule: int(1024, 2 ** 30), doc: 'Most relay-frame bytes in one batch (its entries take about a third of that).' },
+  { name: 'QUEUE_MAX_BYTES', key: 'queueMaxBytes', default: '33554432', rule: int(2 ** 20, 2 ** 40), doc: 'Queue bound: above it the relay socket is paused until the queue is half empty.' },
+  { name: 'STALL_TIMEOUT_MS', key: 'stallTimeoutMs', default: '60000', rule: int(100, MS_DAY), doc: 'Reconnect when no data arrived for this long.' },
+  { name: 'PING_INTERVAL_MS', key: 'pingIntervalMs', default: '30000', rule: int(100, MS_DAY), doc: 'WebSocket ping interval; a missing pong by the next ping means a dead connection.' },
+  { name: 'RECONNECT_MIN_MS', key: 'reconnectMinMs', default: '1000', rule: int(1, 3_600_000), doc: 'First relay reconnect delay (doubles, with full jitter; back to this once a connection delivers events).' },
+  { name: 'RECONNECT_MAX_MS', key: 'reconnectMaxMs', default: '30000', rule: int(1, 3_600_000), doc: 'Longest relay reconnect delay.' },
+  { name: 'SHUTDOWN_TIMEOUT_MS', key: 'shutdownTimeoutMs', default: '10000', rule: int(0, 3_600_000), doc: 'On SIGTERM/SIGINT: time allowed to flush the queue before exiting.' },
+  { name: 'REDIS_CONNECT_TIMEOUT_MS', key: 'redisConnectTimeoutMs', default: '5000', rule: int(1, 600_000), doc: 'Redis connect timeout.' },
+  { name: 'REDIS_COMMAND_TIMEOUT_MS', key: 'redisCommandTimeoutMs', default: '10000', rule: int(1, 600_000), doc: 'Longest wait for a batch reply before the connection is treated as dead.' },
+  { name: 'REDIS_RETRY_MIN_MS', key: 'redisRetryMinMs', default: '100', rule: int(1, 600_000), doc: 'First Redis retry delay (doubles up to REDIS_RETRY_MAX_MS, with jitter). While Redis refuses connections or is loading, it is asked every 100 ms instead.' },
+  { name: 'REDIS_RETRY_MAX_MS', key: 'redisRetryMaxMs', default: '5000', rule: int(1, 600_000), doc: 'Longest Redis retry delay.' },
+  { name: 'MAX_MESSAGE_BYTES', key: 'maxMessageBytes', default: '5242880', rule: int(1024, 2 ** 30), doc: 'Largest accepted relay message (protocol: 5 MB).' },
+  { name: 'MAX_BLOCKS_BYTES', key: 'maxBlocksBytes', default: '2097152', rule: int(1024, 2 ** 30), doc: 'Largest accepted commit `blocks` (protocol: 2 MB).' },
+  { name: 'MAX_COMMIT_OPS', key: 'maxCommitOps', default: '200', rule: int(1, 100_000), doc: 'Most ops accepted in one commit (protocol: 200).' },
+  { name: 'LOG_LEVEL', key: 'logLevel', default: 'info', rule: oneOf(LOG_LEVELS), doc: '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.' },
+  { name: 'LOG_FORMAT', key: 'logFormat', default: 'auto', rule: oneOf(['auto', 'json', 'pretty'] as const), doc: '`json`, `pretty`, or `auto` (pretty on a terminal, JSON otherwise).' },
+  { name: 'HTTP_PORT', key: 'httpPort', default: '8080', rule: int(0, 65535), doc: 'Port of `/healthz` and `/metrics`; 0 turns the HTTP server off.' },
+  { name: 'HTTP_HOST', key: 'httpHost', default: '0.0.0.0', rule: text(), doc: 'Address the HTTP server listens on.' },
+  { name: 'DASHBOARD_STATUS', key: 'dashboardStatus', default: 'true', rule: bool, doc: 'Refresh `firehose:status` every 5 s (SETEX 10).' },
+  { name: 'DASHBOARD_RECENT_EVENTS', key: 'dashboardRecentEvents', default: 'false', rule: bool, doc: 'Keep `firehose:recent_events` (last 50 events, SETEX 10).' },
+  { name: 'DASHBOARD_BROADCAST', key: 'dashboardBroadcast', default: 'false', rule: bool, doc: 'PUBLISH a summary of every event on `firehose:events:broadcast`.' },
+];
+
+export const SETTINGS: readonly Setting[] = TABLE.map(({ name, default: d, doc }) => ({ name, default: d, doc }));
+
+type Env = Record<string, string | undefined>;
+
+/** Names a problem in the caller's terms: the variable, or the option. */
+type Fail = (entry: { name: string; key?: string }, why: string) => never;
+
+const envFail: Fail = (e, why) => {
+  throw new FirehoseError(`${e.name} ${why}`, ErrorCodes.CONFIG);
+};
+const optionFail: Fail = (e, why) => {
+  throw new FirehoseError(`option ${e.key ?? e.name} ${why}`, ErrorCodes.INVALID_ARG);
+};
+
+function entry(name: string): Entry {
+  return TABLE.find((e) => e.name === name)!;
+}
+
+function readEnv(env: Env, e: Entry): unknown {
+  const v = env[e.name];
+  const raw = v !== undefined && v.trim() !== '' ? v.trim() : e.default || e.fallback?.() || '';
+  const value = e.rule.parse(raw);
+  const why = e.rule.check(value);
+  if (why) envFail(e, why.includes(`"${raw}"`) ? why : `${why}, got "${raw}"`);
+  return value;
+}
+
+/** Checks that the fields agree with each other; derives nothing. */
+function crossCheck(c: Config, fail: Fail): void {
+  const name = (n: string) => entry(n);
+  if (c.reconnectMaxMs < c.reconnectMinMs) fail(name('RECONNECT_MAX_MS'), `(${c.reconnectMaxMs}) must not be below RECONNECT_MIN_MS (${c.reconnectMinMs})`);
+  if (c.redisRetryMaxMs < c.redisRetryMinMs) fail(name('REDIS_RETRY_MAX_MS'), `(${c.redisRetryMaxMs}) must not be below REDIS_RETRY_MIN_MS (${c.redisRetryMinMs})`);
+  if (c.maxBlocksBytes > c.maxMessageBytes) fail(name('MAX_BLOCKS_BYTES'), `(${c.maxBlocksBytes}) must not exceed MAX_MESSAGE_BYTES (${c.maxMessageBytes})`);
+  for (const n of ['REDIS_TLS_CA_FILE', 'REDIS_TLS_CERT_FILE', 'REDIS_TLS_KEY_FILE']) {
+    const e = name(n);
+    if (c[e.key!] && !c.redis.tls) fail(e, 'is only used with a rediss:// REDIS_URL');
+  }
+  if (!c.redisTlsCertFile !== !c.redisTlsKeyFile) fail(name('REDIS_TLS_CERT_FILE'), 'and REDIS_TLS_KEY_FILE must be set together');
+  if (c.redisSentinels.length > 0) {
+    if (!c.redisSentinelName) fail(name('REDIS_SENTINEL_NAME'), 'must name the master when REDIS_SENTINELS is set (sentinel monitor <name> ... in the sentinels\' configuration)');
+    if (c.redis.path) fail(name('REDIS_SENTINELS'), 'cannot be used with a unix:// REDIS_URL');
+  } else if (c.redisSentinelName) {
+    fail(name('REDIS_SENTINEL_NAME'), 'is only used with REDIS_SENTINELS');
+  }
+  if (c.relayUrls.length === 0) fail(name('RELAY_URL'), 'must be set');
+}
 
 export function loadConfig(env: Env = process.env): Config {
-  const relays = [relayUrl('RELAY_URL', raw(env, 'RELAY_URL')), ...list(env, 'RELAY_URLS').map((u) => relayUrl('RELAY_URLS', u))];
-  const collections = list(env, 'COLLECTIONS');
-  for (const c of collections) {
-    if (!NSID_PATTERN.test(c)) fail('COLLECTIONS', `entry "${c}" is neither a collection NSID nor a prefix ending in ".*"`);
+  const c = {} as Record<string, unknown>;
+  for (const e of TABLE) {
+    const value = readEnv(env, e);
+    if (e.key) c[e.key] = value;
   }
-  const extra = list(env, 'EXTRA_TYPES');
-  for (const t of extra) {
-    if (t !== 'sync' && t !== 'info') fail('EXTRA_TYPES', `entry "${t}" is not one of: sync, info`);
+  const relays = [readEnv(env, entry('RELAY_URL')) as string, ...(readEnv(env, entry('RELAY_URLS')) as string[])];
+  c.relayUrls = [...new Set(relays.map((u) => u.replace(/\/+$/, '')))];
+  const extra = readEnv(env, entry('EXTRA_TYPES')) as string[];
+  c.emitSync = extra.includes('sync');
+  c.emitInfo = extra.includes('info');
+  c.redis = parseRedisUrl(c.redisUrl as string);
+  const config = c as unknown as Config;
+  crossCheck(config, envFail);
+  return config;
+}
+
+/** The defaults of every setting, as loadConfig({}) gives them. */
+export function defaultConfig(): Config {
+  return loadConfig({});
+}
+
+/**
+ * Checks a Config (or the options of createIngester, filled from the
+ * defaults) with the validators the environment goes through, and fills in
+ * the derived `redis` target. Throws ERR_INVALID_ARG naming the option.
+ */
+export function checkOptions(options: Config): Config {
+  const c = { ...options } as Record<string, unknown>;
+  for (const e of TABLE) {
+    if (!e.key) continue;
+    const why = e.rule.check(c[e.key]);
+    if (why) optionFail(e, `${why}, got ${JSON.stringify(c[e.key])}`);
   }
-  const logLevel = raw(env, 'LOG_LEVEL').toLowerCase();
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) fail('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
-  const logFormat = raw(env, 'LOG_FORMAT').toLowerCase();
-  if (logFormat !== 'auto' && logFormat !== 'json' && logFormat !== 'pretty') fail('LOG_FORMAT', `must be auto, json or pretty, got "${logFormat}"`);
-  for (const key of ['REDIS_STREAM_KEY', 'REDIS_CURSOR_KEY']) {
-    if (/\s/.test(raw(env, key))) fail(key, 'must not contain white space');
+  const relays = c.relayUrls;
+  const relayWhy = list(relayUrl).check(relays);
+  if (relayWhy) optionFail({ name: 'RELAY_URL', key: 'relayUrls' }, relayWhy);
+  for (const k of ['emitSync', 'emitInfo'] as const) {
+    if (typeof c[k] !== 'boolean') optionFail({ name: k, key: k }, `must be true or false, got ${JSON.stringify(c[k])}`);
   }
-  const redisUrl = raw(env, 'REDIS_URL');
-  const redis = parseRedisUrl(redisUrl);
-  const tlsFiles = ['REDIS_TLS_CA_FILE', 'REDIS_TLS_CERT_FILE', 'REDIS_TLS_KEY_FILE'].map((name) => {
-    const file = raw(env, name);
-    if (file && !redis.tls) fail(name, 'is only used with a rediss:// REDIS_URL');
-    if (file && !fs.existsSync(file)) fail(name, `names "${file}", which does not exist`);
-    return file;
-  });
-  if (!tlsFiles[1] !== !tlsFiles[2]) fail('REDIS_TLS_CERT_FILE', 'and REDIS_TLS_KEY_FILE must be set together');
-  const reconnectMinMs = integer(env, 'RECONNECT_MIN_MS', 1, 3_600_000);
-  const reconnectMaxMs = integer(env, 'RECONNECT_MAX_MS', 1, 3_600_000);
-  if (reconnectMaxMs < reconnectMinMs) fail('RECONNECT_MAX_MS', `(${reconnectMaxMs}) must not be below RECONNECT_MIN_MS (${reconnectMinMs})`);
-  const maxMessageBytes = integer(env, 'MAX_MESSAGE_BYTES', 1024, 1 << 30);
-  return {
-    relayUrls: [...new Set(relays)],
-    redisUrl,
-    redis,
-    redisTlsCaFile: tlsFiles[0]!,
-    redisTlsCertFile: tlsFiles[1]!,
-    redisTlsKeyFile: tlsFiles[2]!,
-    streamKey: raw(env, 'REDIS_STREAM_KEY'),
-    cursorKey: raw(env, 'REDIS_CURSOR_KEY'),
-    maxStreamLen: integer(env, 'REDIS_MAX_STREAM_LEN', 0),
-    collections,
-    emitSync: extra.includes('sync'),
-    emitInfo: extra.includes('info'),
-    batchMaxEvents: integer(env, 'BATCH_MAX_EVENTS', 1, 100_000),
-    batchMaxBytes: integer(env, 'BATCH_MAX_BYTES', 1024, 1 << 30),
-    batchFlushMs: decimal(env, 'BATCH_FLUSH_MS', 0, 10_000),
-    queueMaxBytes: integer(env, 'QUEUE_MAX_BYTES', 1 << 20, 2 ** 40),
-    stallTimeoutMs: integer(env, 'STALL_TIMEOUT_MS', 100, 86_400_000),
-    pingIntervalMs: integer(env, 'PING_INTERVAL_MS', 100, 86_400_000),
-    reconnectMinMs,
-    reconnectMaxMs,
-    shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 0, 3_600_000),
-    redisConnectTimeoutMs: integer(env, 'REDIS_CONNECT_TIMEOUT_MS', 1, 600_000),
-    redisCommandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 1, 600_000),
-    maxMessageBytes,
-    maxBlocksBytes: integer(env, 'MAX_BLOCKS_BYTES', 1024, maxMessageBytes),
-    maxCommitOps: integer(env, 'MAX_COMMIT_OPS', 1, 100_000),
-    logLevel: logLevel as LogLevel,
-    logFormat: logFormat as LogFormat,
-    httpPort: integer(env, 'HTTP_PORT', 0, 65535),
-    httpHost: raw(env, 'HTTP_HOST'),
-    dashboardStatus: bool(env, 'DASHBOARD_STATUS'),
-    dashboardRecentEvents: bool(env, 'DASHBOARD_RECENT_EVENTS'),
-    dashboardBroadcast: bool(env, 'DASHBOARD_BROADCAST'),
-  };
+  try {
+    c.redis = parseRedisUrl(c.redisUrl as string);
+  } catch (err) {
+    optionFail({ name: 'REDIS_URL', key: 'redisUrl' }, (err as Error).message.replace(/^REDIS_URL /, ''));
+  }
+  const config = c as unknown as Config;
+  crossCheck(config, (e, why) => optionFail({ name: e.name, key: TABLE.find((t) => t.name === e.name)?.key ?? e.name }, why));
+  return config;
 }
 
 /** Where each relay keeps its cursor: seq numbers belong to one relay. */

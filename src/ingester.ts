@@ -1,43 +1,54 @@
 /**
  * The writer as a TypeScript object: frames in with push(), typed events
  * out. This is the embedding API; the service adds the relay connection,
- * HTTP and logs around it.
+ * HTTP and logs around it. Every option goes through the validators of the
+ * settings (src/config.ts) before the native writer sees it.
  */
 import { EventEmitter } from 'node:events';
-import { loadConfig, type Config } from './config.js';
-import { FirehoseError, ErrorCodes } from './errors.js';
+import { checkOptions, defaultConfig, type Config } from './config.js';
+import { FirehoseError } from './errors.js';
 import {
   addon,
   type BatchReport,
   type ControlFrame,
+  type GroupState,
   type NativeIngester,
   type NativeIngesterOptions,
   type QueueStats,
   type WriterEvent,
 } from './native.js';
-import { parseRedisUrl } from './redis-url.js';
 
-export type { BatchReport, ControlFrame, FrameCounts, QueueStats } from './native.js';
+export type { BatchReport, ControlFrame, FrameCounts, GroupState, QueueStats } from './native.js';
 
-/** Everything an ingester needs; every field defaults as the service does. */
+/** Everything an ingester needs; createIngester() defaults what is not given, as the service does. */
 export type IngesterOptions = Pick<
   Config,
   | 'redisUrl'
   | 'redisTlsCaFile'
   | 'redisTlsCertFile'
   | 'redisTlsKeyFile'
+  | 'redisSentinels'
+  | 'redisSentinelName'
+  | 'redisSentinelUsername'
+  | 'redisSentinelPassword'
   | 'streamKey'
   | 'cursorKey'
   | 'maxStreamLen'
+  | 'trim'
+  | 'paceGroups'
+  | 'paceStaleAfterMs'
+  | 'instanceId'
+  | 'leaseTtlMs'
   | 'collections'
   | 'emitSync'
   | 'emitInfo'
   | 'batchMaxEvents'
   | 'batchMaxBytes'
-  | 'batchFlushMs'
   | 'queueMaxBytes'
   | 'redisConnectTimeoutMs'
   | 'redisCommandTimeoutMs'
+  | 'redisRetryMinMs'
+  | 'redisRetryMaxMs'
   | 'maxMessageBytes'
   | 'maxBlocksBytes'
   | 'maxCommitOps'
@@ -47,19 +58,33 @@ export type IngesterOptions = Pick<
 >;
 
 export interface IngesterEvents {
-  /** Connected to Redis; cursor is what REDIS_CURSOR_KEY held (null: none). */
+  /** Holding the lease and connected to Redis; cursor is what REDIS_CURSOR_KEY held (null: none). */
   ready: [cursor: string | null];
   /** One batch is durable in Redis. */
   batch: [report: BatchReport];
-  /** The queue fell back under its low-water mark: read again. */
+  /** push() may be called again. */
   drain: [];
   /** A Redis error that is being retried. */
   'redis-down': [error: string, attempt: number, retryInMs: number];
   'redis-up': [];
-  /** Redis refused the writer for good; it has stopped. */
+  /** Redis refused the writer for good (or a misconfiguration: code ERR_CONFIG); it has stopped. */
   fatal: [error: FirehoseError];
   'cursor-key': [key: string, cursor: string | null];
   closed: [result: { flushed: boolean; pendingFrames: number }];
+  /** This instance holds the lease (active) or waits for it (standby): a standby drops what is pushed. */
+  role: [role: 'active' | 'standby', holder: string, message: string];
+  /**
+   * Redis's cursor is not what this writer wrote (Redis lost writes, or
+   * someone else wrote). When `reconnect`, what was queued is dropped and
+   * push() drops frames until resume(): reconnect the source from `cursor`.
+   */
+  resync: [info: { cursor: string | null; previous: string | null; lost: number | null; reconnect: boolean; message: string }];
+  /** Consumer groups: paced means the writer waits for `group` (backlog entries behind). */
+  pacing: [info: { paced: boolean; group: string | null; backlog: number; groups: GroupState[] }];
+  /** The Redis node being written, and why it changed. */
+  node: [node: string, message: string];
+  /** A rare condition worth a log line (stale groups, a torn AOF, dashboard keys skipped...). */
+  log: [level: 'info' | 'warn' | 'error', message: string];
 }
 
 export const DASHBOARD_KEYS = {
@@ -68,34 +93,41 @@ export const DASHBOARD_KEYS = {
   broadcast: 'firehose:events:broadcast',
 } as const;
 
-function nativeOptions(o: IngesterOptions): NativeIngesterOptions {
-  const target = parseRedisUrl(o.redisUrl);
-  if (target.tls && !addon.tls) {
-    throw new FirehoseError(
-      `REDIS_URL uses rediss:// but this build's hiredis (${addon.hiredisVersion}) has no TLS: ` +
-        'use redis:// through a TLS tunnel (stunnel, spiped), or rebuild on a system with hiredis >= 1.0 and hiredis_ssl (Debian 13: libhiredis-dev)',
-      ErrorCodes.CONFIG,
-    );
-  }
+function sentinelAddress(s: string): { host: string; port: number } {
+  const colon = s.lastIndexOf(':');
+  return { host: s.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port: Number(s.slice(colon + 1)) };
+}
+
+function nativeOptions(o: Config): NativeIngesterOptions {
   return {
     redis: {
-      ...target,
+      ...o.redis,
       tlsCaFile: o.redisTlsCaFile,
       tlsCertFile: o.redisTlsCertFile,
       tlsKeyFile: o.redisTlsKeyFile,
       connectTimeoutMs: o.redisConnectTimeoutMs,
       commandTimeoutMs: o.redisCommandTimeoutMs,
     },
+    sentinel: {
+      sentinels: o.redisSentinels.map(sentinelAddress),
+      name: o.redisSentinelName,
+      username: o.redisSentinelUsername,
+      password: o.redisSentinelPassword,
+    },
     streamKey: o.streamKey,
     cursorKey: o.cursorKey,
     maxStreamLen: o.maxStreamLen,
+    trim: o.trim,
+    paceGroups: o.paceGroups,
+    paceStaleAfterMs: o.paceStaleAfterMs,
+    instanceId: o.instanceId,
+    leaseTtlMs: o.leaseTtlMs,
     batchMaxEvents: o.batchMaxEvents,
     batchMaxBytes: o.batchMaxBytes,
-    flushIntervalUs: Math.round(o.batchFlushMs * 1000),
     queueHighBytes: o.queueMaxBytes,
     queueLowBytes: Math.floor(o.queueMaxBytes / 2),
-    retryInitialMs: 100,
-    retryMaxMs: 5000,
+    retryInitialMs: o.redisRetryMinMs,
+    retryMaxMs: o.redisRetryMaxMs,
     decoder: {
       maxMessageBytes: o.maxMessageBytes,
       maxBlocksBytes: o.maxBlocksBytes,
@@ -112,16 +144,20 @@ function nativeOptions(o: IngesterOptions): NativeIngesterOptions {
 
 export class Ingester extends EventEmitter<IngesterEvents> {
   private readonly native: NativeIngester;
-  private cursorAtStart: Promise<string | null>;
+  private readonly cursorAtStart: Promise<string | null>;
   private closing: Promise<{ flushed: boolean; pendingFrames: number }> | undefined;
+  private key: string;
 
+  /** Throws ERR_INVALID_ARG naming the first option that is not valid. */
   constructor(options: IngesterOptions) {
     super();
+    const config = checkOptions({ ...defaultConfig(), ...options });
+    this.key = config.cursorKey;
     let settle!: { resolve: (c: string | null) => void; reject: (e: FirehoseError) => void };
     this.cursorAtStart = new Promise((resolve, reject) => (settle = { resolve, reject }));
     // Nobody may be waiting for the cursor when a fatal error arrives.
     this.cursorAtStart.catch(() => {});
-    this.native = new addon.Ingester(nativeOptions(options), (e) => this.dispatch(e, settle));
+    this.native = new addon.Ingester(nativeOptions(config), (e) => this.dispatch(e, settle));
   }
 
   private dispatch(e: WriterEvent, settle: { resolve: (c: string | null) => void; reject: (e: FirehoseError) => void }): void {
@@ -153,10 +189,25 @@ export class Ingester extends EventEmitter<IngesterEvents> {
       case 'closed':
         this.emit('closed', { flushed: e.flushed, pendingFrames: e.pendingFrames });
         break;
+      case 'role':
+        this.emit('role', e.role, e.holder, e.message);
+        break;
+      case 'resync':
+        this.emit('resync', { cursor: e.cursor, previous: e.previous, lost: e.lost, reconnect: e.reconnect, message: e.message });
+        break;
+      case 'pacing':
+        this.emit('pacing', { paced: e.paced, group: e.group, backlog: e.backlog, groups: e.groups });
+        break;
+      case 'node':
+        this.emit('node', e.node, e.message);
+        break;
+      case 'log':
+        this.emit('log', e.level, e.message);
+        break;
     }
   }
 
-  /** Resolves with the stored cursor once Redis is reachable. */
+  /** Resolves with the stored cursor once this instance holds the lease. */
   cursor(): Promise<string | null> {
     return this.cursorAtStart;
   }
@@ -164,12 +215,13 @@ export class Ingester extends EventEmitter<IngesterEvents> {
   /**
    * Queues one relay message. true: keep reading; false: pause until
    * 'drain'. Error frames and #info come back described (see ControlFrame).
+   * Throws ERR_CLOSED after close() or a fatal error.
    */
   push(frame: Uint8Array): boolean | ControlFrame {
     return this.native.push(frame);
   }
 
-  /** Writes what is queued under the current cursor key, then moves to `key`. */
+  /** Writes what is queued under the current cursor key, then moves to `key`; resolves with its cursor. */
   switchCursorKey(key: string): Promise<string | null> {
     return new Promise((resolve) => {
       const onKey = (k: string, cursor: string | null) => {
@@ -178,8 +230,17 @@ export class Ingester extends EventEmitter<IngesterEvents> {
         resolve(cursor);
       };
       this.on('cursor-key', onKey);
+      this.key = key;
       this.native.switchCursorKey(key);
     });
+  }
+
+  /**
+   * After 'resync' or a takeover: ends the dropping of frames and resolves
+   * with the cursor to reconnect the source from.
+   */
+  resume(): Promise<string | null> {
+    return this.switchCursorKey(this.key);
   }
 
   setStatus(connected: boolean, url: string): void {
@@ -190,7 +251,7 @@ export class Ingester extends EventEmitter<IngesterEvents> {
     return this.native.stats();
   }
 
-  /** Flushes the queue and saves the cursor; gives up after timeoutMs. */
+  /** Writes what is queued and stops; gives up after timeoutMs. */
   close(timeoutMs = 10_000): Promise<{ flushed: boolean; pendingFrames: number }> {
     // The native result also carries the event's `type` tag: return only what is declared.
     this.closing ??= this.native.close(timeoutMs).then(({ flushed, pendingFrames }) => ({ flushed, pendingFrames }));
@@ -200,5 +261,5 @@ export class Ingester extends EventEmitter<IngesterEvents> {
 
 /** An ingester with the service's defaults for whatever is not given. */
 export function createIngester(options: Partial<IngesterOptions> = {}): Ingester {
-  return new Ingester({ ...loadConfig({}), ...options });
+  return new Ingester({ ...defaultConfig(), ...options });
 }

@@ -2,7 +2,7 @@
  * Prometheus metrics, fed once per written batch and by relay events.
  */
 import client from 'prom-client';
-import type { BatchReport, FrameCounts, QueueStats } from './native.js';
+import type { BatchReport, FrameCounts, GroupState, QueueStats } from './native.js';
 import type { ReconnectReason } from './relay.js';
 
 export class Metrics {
@@ -24,6 +24,20 @@ export class Metrics {
   private readonly lag: client.Gauge;
   private readonly relayConnected: client.Gauge;
   private readonly redisUp: client.Gauge;
+  private readonly staleFrames: client.Counter;
+  private readonly active: client.Gauge;
+  private readonly takeovers: client.Counter;
+  private readonly regressions: client.Counter;
+  private readonly lostEvents: client.Counter;
+  private readonly resyncs: client.Counter;
+  private readonly groupUndelivered: client.Gauge<'group'>;
+  private readonly groupPending: client.Gauge<'group'>;
+  private readonly groupStale: client.Gauge<'group'>;
+  private readonly paced: client.Gauge;
+  private readonly pacedSeconds: client.Counter;
+  private readonly nodeGauge: client.Gauge<'node'>;
+  private readonly topologyChanges: client.Counter;
+  private pacedSince: number | undefined;
   private lastTime: number | undefined;
 
   constructor(queue: () => QueueStats) {
@@ -53,6 +67,29 @@ export class Metrics {
     });
     this.relayConnected = new client.Gauge({ name: 'firehose_relay_connected', help: '1 while the relay WebSocket is open', registers });
     this.redisUp = new client.Gauge({ name: 'firehose_redis_up', help: '1 while Redis accepts writes', registers });
+    this.staleFrames = new client.Counter({ name: 'firehose_stale_frames_total', help: 'Frames whose seq was not above the previous one: nothing written, the cursor unmoved', registers });
+    this.active = new client.Gauge({ name: 'firehose_active', help: '1 while this instance holds the lease and writes; 0 on standby', registers });
+    this.takeovers = new client.Counter({ name: 'firehose_takeovers_total', help: 'Times this instance took the lease over from another', registers });
+    this.regressions = new client.Counter({ name: 'firehose_cursor_regressions_total', help: 'Times Redis came back with a cursor behind what it had acknowledged (lost writes)', registers });
+    this.lostEvents = new client.Counter({ name: 'firehose_redis_lost_events_total', help: 'Acknowledged events Redis lost (fetched again from the relay)', registers });
+    this.resyncs = new client.Counter({ name: 'firehose_resyncs_total', help: 'Times the writer followed a cursor in Redis that it had not written', registers });
+    this.groupUndelivered = new client.Gauge({ name: 'firehose_group_undelivered', help: 'Entries not yet delivered to each consumer group', labelNames: ['group'], registers });
+    this.groupPending = new client.Gauge({ name: 'firehose_group_pending', help: 'Entries delivered to each consumer group and not acknowledged', labelNames: ['group'], registers });
+    this.groupStale = new client.Gauge({ name: 'firehose_group_stale', help: '1 for a group that no longer paces the writer (all consumers idle past PACE_STALE_AFTER_MS)', labelNames: ['group'], registers });
+    this.paced = new client.Gauge({ name: 'firehose_paced', help: '1 while the writer waits for a consumer group', registers });
+    this.pacedSeconds = new client.Counter({
+      name: 'firehose_paced_seconds_total',
+      help: 'Seconds spent waiting for consumer groups',
+      registers,
+      collect: () => {
+        if (this.pacedSince === undefined) return;
+        const now = Date.now();
+        this.pacedSeconds.inc((now - this.pacedSince) / 1000);
+        this.pacedSince = now;
+      },
+    });
+    this.nodeGauge = new client.Gauge({ name: 'firehose_redis_node', help: '1 for the Redis node being written', labelNames: ['node'], registers });
+    this.topologyChanges = new client.Counter({ name: 'firehose_redis_topology_changes_total', help: 'Times the written node changed (failover, slot move)', registers });
     new client.Gauge({ name: 'firehose_queue_bytes', help: 'Bytes of frames waiting for the writer', registers, collect() { this.set(queue().queueBytes); } });
     new client.Gauge({ name: 'firehose_queue_frames', help: 'Frames waiting for the writer', registers, collect() { this.set(queue().queueFrames); } });
   }
@@ -67,6 +104,7 @@ export class Metrics {
     this.bytes.inc(b.bytes);
     this.dataBytes.inc(b.dataBytes);
     if (c.invalid) this.decodeErrors.inc(c.invalid);
+    if (c.stale) this.staleFrames.inc(c.stale);
     if (b.opsFiltered) this.opsFiltered.inc(b.opsFiltered);
     for (const [reason, n] of Object.entries(b.skippedByReason)) if (n) this.opsSkipped.inc({ reason }, n);
     if (b.entries) this.batchSize.observe(b.entries);
@@ -95,6 +133,38 @@ export class Metrics {
   redis(up: boolean): void {
     this.redisUp.set(up ? 1 : 0);
     if (!up) this.redisErrors.inc();
+  }
+
+  role(role: 'active' | 'standby', takeover: boolean): void {
+    this.active.set(role === 'active' ? 1 : 0);
+    if (takeover) this.takeovers.inc();
+  }
+
+  resync(lost: number | null, regression: boolean): void {
+    this.resyncs.inc();
+    if (regression) this.regressions.inc();
+    if (lost !== null && lost > 0) this.lostEvents.inc(lost);
+  }
+
+  groups(groups: GroupState[], paced: boolean): void {
+    this.groupUndelivered.reset();
+    this.groupPending.reset();
+    this.groupStale.reset();
+    for (const g of groups) {
+      this.groupUndelivered.set({ group: g.name }, g.undelivered);
+      this.groupPending.set({ group: g.name }, g.pending);
+      this.groupStale.set({ group: g.name }, g.stale ? 1 : 0);
+    }
+    const now = Date.now();
+    if (this.pacedSince !== undefined) this.pacedSeconds.inc((now - this.pacedSince) / 1000);
+    this.pacedSince = paced ? now : undefined;
+    this.paced.set(paced ? 1 : 0);
+  }
+
+  node(node: string, changed: boolean): void {
+    this.nodeGauge.reset();
+    this.nodeGauge.set({ node }, 1);
+    if (changed) this.topologyChanges.inc();
   }
 
   setCursor(cursor: string | null): void {

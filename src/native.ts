@@ -87,14 +87,20 @@ export interface NativeRedisOptions extends RedisTarget {
 
 export interface NativeIngesterOptions {
   redis: NativeRedisOptions;
+  sentinel: { sentinels: Array<{ host: string; port: number }>; name: string; username: string; password: string };
   streamKey: string;
   cursorKey: string;
-  /** `XADD ... MAXLEN ~ N`; 0 writes without trimming. */
+  /** The stream cap; 0 never trims. */
   maxStreamLen: number;
+  /** `groups`: spare what consumer groups need and pace; `maxlen`: blind MAXLEN ~. */
+  trim: 'groups' | 'maxlen';
+  /** Only these groups count (empty: every group). */
+  paceGroups: string[];
+  paceStaleAfterMs: number;
+  instanceId: string;
+  leaseTtlMs: number;
   batchMaxEvents: number;
   batchMaxBytes: number;
-  /** How long a partial batch may wait for company, in microseconds. */
-  flushIntervalUs: number;
   /** push() returns false above this many queued bytes ... */
   queueHighBytes: number;
   /** ... and 'drain' fires once the queue is back under this. */
@@ -121,6 +127,8 @@ export interface FrameCounts {
   unknown: number;
   filtered: number;
   invalid: number;
+  /** Frames whose seq was not above the previous one: nothing written, the cursor unmoved. */
+  stale: number;
 }
 
 export interface BatchReport {
@@ -154,10 +162,25 @@ export interface BatchReport {
   skipped: Array<SkippedOp & { seq: number | null }>;
   /** Frames that failed to decode, at most 100 per batch (counts.invalid has them all). */
   invalid: Array<{ error: string; bytes: number }>;
+  /** Frames whose seq was not above the previous one, at most 100 per batch. */
+  stale: Array<{ seq: number; previous: number }>;
   /** Error frames (`op: -1`) and `#info` frames seen in this batch. */
   notices: Array<{ frame: string; name: string; message: string | null }>;
   /** Header types this decoder does not know, as seen in this batch. */
   unknownTypes: string[];
+}
+
+/** One consumer group of the stream, as the writer last saw it. */
+export interface GroupState {
+  name: string;
+  /** Entries not delivered to the group yet (estimated when Redis cannot tell). */
+  undelivered: number;
+  /** Delivered, not acknowledged. */
+  pending: number;
+  /** Whether it paces the writer and bounds trimming. */
+  counted: boolean;
+  /** Every consumer idle past PACE_STALE_AFTER_MS while the group is behind. */
+  stale: boolean;
 }
 
 export type WriterEvent =
@@ -168,7 +191,12 @@ export type WriterEvent =
   | { type: 'drain' }
   | { type: 'fatal'; error: FirehoseError }
   | { type: 'cursor-key'; key: string; cursor: string | null }
-  | { type: 'closed'; flushed: boolean; pendingFrames: number };
+  | { type: 'closed'; flushed: boolean; pendingFrames: number }
+  | { type: 'role'; role: 'active' | 'standby'; holder: string; message: string }
+  | { type: 'resync'; cursor: string | null; previous: string | null; lost: number | null; reconnect: boolean; message: string }
+  | { type: 'pacing'; paced: boolean; group: string | null; backlog: number; groups: GroupState[] }
+  | { type: 'node'; node: string; message: string }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
 
 /** What push() returns for an error frame or `#info`, decoded on the spot. */
 export interface ControlFrame {
@@ -192,13 +220,14 @@ export interface NativeIngester {
    * are also decoded at once and described.
    */
   push(frame: Uint8Array): boolean | ControlFrame;
-  /** Flushes the queue and writes the final cursor, giving up after timeoutMs. */
+  /** Writes what is queued, then stops, giving up after timeoutMs. */
   close(timeoutMs: number): Promise<{ flushed: boolean; pendingFrames: number }>;
   stats(): QueueStats;
   /**
    * After the frames pushed so far are written under the current cursor key,
    * writes later frames' cursor to `key`; 'cursor-key' reports what `key`
-   * held. Push nothing for the new relay before that event.
+   * held. Push nothing for the new relay before that event. It also ends
+   * the dropping of frames that follows a 'resync' or a takeover.
    */
   switchCursorKey(key: string): void;
   /** What the status key reports about the relay connection. */
@@ -208,7 +237,6 @@ export interface NativeIngester {
 interface Addon {
   setErrorClass(cls: typeof FirehoseError): void;
   hiredisVersion: string;
-  tls: boolean;
   Decoder: new (options?: DecoderOptions) => NativeDecoder;
   /** One DAG-CBOR value as atproto JSON text; as a record it must be a map with $type. Throws ERR_CBOR_INVALID. */
   decodeValue(bytes: Uint8Array, asRecord?: boolean): string;

@@ -16,7 +16,8 @@ export type ReconnectReason =
   | 'ping-timeout'
   | 'future-cursor'
   | 'consumer-too-slow'
-  | 'error-frame';
+  | 'error-frame'
+  | 'resync';
 
 export interface RelayOptions {
   urls: string[];
@@ -25,8 +26,6 @@ export interface RelayOptions {
   pingIntervalMs: number;
   reconnectMinMs: number;
   reconnectMaxMs: number;
-  /** A connection up this long resets the backoff. */
-  healthyAfterMs?: number;
   /** Consecutive failed connections before moving to the next relay. */
   failuresBeforeSwitch?: number;
 }
@@ -44,7 +43,7 @@ export interface RelayHandlers {
 export interface RelayEvents {
   connecting: [url: string, cursor: string | null];
   open: [url: string, cursor: string | null];
-  /** The connection ended; the next attempt starts in delayMs. */
+  /** The connection ended; the next attempt starts in delayMs (-1: once the writer drains). */
   reconnect: [reason: ReconnectReason, delayMs: number, detail: string];
   'error-frame': [name: string, message: string | null];
   info: [name: string, message: string | null];
@@ -66,7 +65,12 @@ export class RelayClient extends EventEmitter<RelayEvents> {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private endReason: { reason: ReconnectReason; detail: string } | undefined;
   private openedAt = 0;
+  /** The connection delivered events: it counts as healthy. */
+  private delivered = false;
+  /** Closed while paused for the writer: reconnect once it drains. */
+  private reconnectOnResume = false;
   private awaitingPong = false;
+  private restartNow = false;
   private closedPromise: Promise<void> = Promise.resolve();
 
   /** Date.now() of the last message, on whichever connection. */
@@ -103,17 +107,42 @@ export class RelayClient extends EventEmitter<RelayEvents> {
     this.backoff = new Backoff(opts.reconnectMinMs, opts.reconnectMaxMs);
   }
 
+  /** Connects (again, after stop()). */
   start(): void {
+    this.stopped = false;
+    this.reconnectOnResume = false;
     void this.connect();
   }
 
-  /** Resumes reading after the writer drained. */
+  /** Resumes reading after the writer drained (or reconnects, if the relay dropped us meanwhile). */
   resume(): void {
+    if (this.reconnectOnResume) {
+      this.reconnectOnResume = false;
+      this.pausedByWriter = false;
+      this.resumedAt = Date.now();
+      void this.connect();
+      return;
+    }
     if (this.pausedByWriter && this.ws) {
       this.pausedByWriter = false;
       this.resumedAt = Date.now();
       this.ws.resume();
     }
+  }
+
+  /** Drops the connection and connects again at once, from the cursor resumeCursor() gives. */
+  restart(reason: string): void {
+    if (this.stopped) return;
+    this.reconnectOnResume = false;
+    clearTimeout(this.reconnectTimer);
+    const ws = this.ws;
+    if (!ws) {
+      void this.connect();
+      return;
+    }
+    this.endReason ??= { reason: 'resync', detail: reason };
+    this.restartNow = true;
+    ws.terminate();
   }
 
   /** Stops reading and reconnecting; resolves once the socket is closed. */
@@ -159,6 +188,7 @@ export class RelayClient extends EventEmitter<RelayEvents> {
     ws.on('open', () => {
       this.connected = true;
       this.openedAt = Date.now();
+      this.delivered = false;
       this.awaitingPong = false;
       this.startTimers(ws);
       this.emit('open', base, cursor);
@@ -183,9 +213,14 @@ export class RelayClient extends EventEmitter<RelayEvents> {
       return;
     }
     const r = this.handlers.push(data);
-    if (r === true) return;
-    if (r === false) {
-      this.pause(ws);
+    if (typeof r === 'boolean') {
+      // Events flowing: this relay works, whatever happens to the socket later.
+      if (!this.delivered) {
+        this.delivered = true;
+        this.backoff.reset();
+        this.failures = 0;
+      }
+      if (!r) this.pause(ws);
       return;
     }
     if (r.full) this.pause(ws);
@@ -231,10 +266,6 @@ export class RelayClient extends EventEmitter<RelayEvents> {
           ws.terminate();
         }
       }, Math.min(1000, this.opts.stallTimeoutMs / 4)),
-      setTimeout(() => {
-        this.backoff.reset();
-        this.failures = 0;
-      }, this.opts.healthyAfterMs ?? 60_000),
     );
   }
 
@@ -255,9 +286,21 @@ export class RelayClient extends EventEmitter<RelayEvents> {
     this.ws = undefined;
     if (this.stopped) return;
     const end = this.endReason ?? { reason: 'closed' as const, detail: `relay closed the connection (${code}${text ? ` ${text}` : ''})` };
-    const healthy = this.openedAt > 0 && Date.now() - this.openedAt >= (this.opts.healthyAfterMs ?? 60_000);
     this.openedAt = 0;
-    this.failures = healthy ? 0 : this.failures + 1;
+    if (!this.delivered) this.failures++;
+    if (this.restartNow) {
+      this.restartNow = false;
+      this.emit('reconnect', end.reason, 0, end.detail);
+      void this.connect();
+      return;
+    }
+    // Waiting for the writer (consumers behind, Redis down): reconnecting
+    // now would only be dropped again as too slow. Come back once it drains.
+    if (this.pausedByWriter) {
+      this.reconnectOnResume = true;
+      this.emit('reconnect', end.reason, -1, end.detail);
+      return;
+    }
     // A cursor from the future will not become valid soon: never retry fast.
     const delay = end.reason === 'future-cursor' ? this.backoff.max() : this.backoff.next();
     this.emit('reconnect', end.reason, delay, end.detail);

@@ -3,10 +3,10 @@
  * logs and an orderly shutdown. Everything it does is driven by events from
  * the relay client and the native writer.
  */
-import { cursorKeyFor, type Config } from './config.js';
+import { checkOptions, cursorKeyFor, type Config } from './config.js';
 import { FirehoseError, ErrorCodes } from './errors.js';
 import { HttpServer, type Health } from './http.js';
-import { Ingester, type BatchReport } from './ingester.js';
+import { Ingester, type BatchReport, type GroupState } from './ingester.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { redactRedisUrl } from './redis-url.js';
@@ -59,21 +59,30 @@ export class Service {
   private readonly invalidLog: Throttle;
   private readonly unknownTypes = new Set<string>();
   private textWarned = false;
+  private role: 'starting' | 'active' | 'standby' = 'starting';
+  private holder = '';
+  private pacing: { paced: boolean; group: string | null; backlog: number; since: number } = { paced: false, group: null, backlog: 0, since: 0 };
+  private pacedLogAt = 0;
+  private pacedQuiet = 0;
+  private redisDownLogAt = 0;
+  private readonly config: Config;
 
-  constructor(private readonly config: Config, private readonly log: Logger) {
+  /** Throws ERR_INVALID_ARG when a field of config is not valid. */
+  constructor(config: Config, private readonly log: Logger) {
+    this.config = checkOptions(config);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.skippedLog = new Throttle(log, 'skipped ops');
     this.invalidLog = new Throttle(log, 'undecodable frames');
-    this.ingester = new Ingester(config);
+    this.ingester = new Ingester(this.config);
     this.metrics = new Metrics(() => this.ingester.stats());
     this.relay = new RelayClient(
       {
-        urls: config.relayUrls,
-        maxMessageBytes: config.maxMessageBytes,
-        stallTimeoutMs: config.stallTimeoutMs,
-        pingIntervalMs: config.pingIntervalMs,
-        reconnectMinMs: config.reconnectMinMs,
-        reconnectMaxMs: config.reconnectMaxMs,
+        urls: this.config.relayUrls,
+        maxMessageBytes: this.config.maxMessageBytes,
+        stallTimeoutMs: this.config.stallTimeoutMs,
+        pingIntervalMs: this.config.pingIntervalMs,
+        reconnectMinMs: this.config.reconnectMinMs,
+        reconnectMaxMs: this.config.reconnectMaxMs,
       },
       {
         resumeCursor: (index) => this.resumeCursor(index),
@@ -84,7 +93,7 @@ export class Service {
     this.wireRelay();
   }
 
-  /** Starts HTTP, then the relay once Redis has told us where to resume. */
+  /** Starts HTTP; the relay follows once this instance holds the lease. */
   async start(): Promise<void> {
     const c = this.config;
     this.log.info(
@@ -94,6 +103,9 @@ export class Service {
         stream: c.streamKey,
         cursorKey: c.cursorKey,
         maxStreamLen: c.maxStreamLen,
+        trim: c.trim,
+        instance: c.instanceId,
+        sentinels: c.redisSentinels.length ? c.redisSentinels : undefined,
         collections: c.collections.length ? c.collections : 'all',
       },
       'firehose-redis starting',
@@ -114,7 +126,6 @@ export class Service {
       this.log.info({ port: this.httpPort }, `health on http://${c.httpHost}:${this.httpPort}/healthz, metrics on /metrics`);
     }
     this.progressTimer = setInterval(() => this.progress(), PROGRESS_EVERY_MS);
-    this.relay.start();
   }
 
   /** The port HTTP listens on (useful with HTTP_PORT chosen by the OS). */
@@ -184,17 +195,35 @@ export class Service {
     const stall = this.config.stallTimeoutMs;
     if (this.redisProblem) reasons.push(`redis: ${this.redisProblem}`);
     const down = now - this.disconnectedSince;
-    if (!this.relay.connected && down > stall) {
+    if (this.role !== 'active') {
+      // A standby holds no relay connection, by design.
+    } else if (this.pacing.paced) {
+      // Paced: silence from the relay is ours.
+    } else if (!this.relay.connected && down > stall) {
       reasons.push(`relay: disconnected for ${Math.round(down / 1000)} s (${this.relay.attempts} attempts)`);
     } else if (this.relay.silentForMs() > stall) {
       reasons.push(`relay: no data for ${Math.round(this.relay.silentForMs() / 1000)} s`);
     }
     if (this.stopping) reasons.push('shutting down');
+    // Waiting for slow consumers is correct, until the relay can no longer
+    // replay what we have not fetched: then events are being lost.
+    if (this.pacing.paced) {
+      const behind = this.lastEventTime === undefined ? now - this.pacing.since : now - this.lastEventTime;
+      if (behind > this.config.replayWindowMs) {
+        reasons.push(
+          `paced by consumer group ${this.pacing.group} for ${Math.round(behind / 3_600_000)} h, past the relay's replay window (RELAY_REPLAY_WINDOW_MS): events are being lost at the relay`,
+        );
+      }
+    }
     const q = this.ingester.stats();
+    const standby = this.role !== 'active';
     return {
       ok: reasons.length === 0,
       reasons,
       details: {
+        role: this.role === 'starting' ? 'standby' : this.role,
+        ...(standby && this.holder ? { leaseHolder: this.holder } : {}),
+        ...(this.pacing.paced ? { pacedBy: { group: this.pacing.group, backlog: this.pacing.backlog, sinceSeconds: Math.round((now - this.pacing.since) / 1000) } } : {}),
         relay: this.relay.url,
         relayConnected: this.relay.connected,
         cursor: this.durable,
@@ -216,7 +245,11 @@ export class Service {
     ing.on('redis-down', (error, attempt, retryInMs) => {
       this.redisProblem = error;
       this.metrics.redis(false);
-      if (attempt <= 3 || attempt % 10 === 0) {
+      // The first attempts, then one line every 10 s: a restarting Redis is
+      // asked every 100 ms.
+      const now = Date.now();
+      if (attempt <= 3 || now - this.redisDownLogAt >= DETAIL_WINDOW_MS) {
+        this.redisDownLogAt = now;
         this.log.warn({ redis, attempt, retryInMs }, `${error}; retrying in ${retryInMs} ms (attempt ${attempt})`);
       }
     });
@@ -228,6 +261,71 @@ export class Service {
     ing.on('batch', (b) => this.onBatch(b));
     ing.on('drain', () => this.relay.resume());
     ing.on('fatal', (err) => this.fail(err));
+    ing.on('role', (role, holder, message) => this.onRole(role, holder, message));
+    ing.on('resync', (r) => {
+      this.metrics.resync(r.lost, r.previous !== null && r.cursor !== null && BigInt(r.cursor) < BigInt(r.previous));
+      if (r.lost !== null || (r.previous !== null && r.cursor !== null && BigInt(r.cursor) < BigInt(r.previous))) {
+        this.log.error({ cursor: r.cursor, acknowledged: r.previous, lost: r.lost }, r.message);
+      } else {
+        this.log.warn({ cursor: r.cursor, previous: r.previous }, r.message);
+      }
+      this.durable = r.cursor;
+      this.metrics.setCursor(r.cursor);
+      if (r.reconnect && this.role === 'active' && !this.stopping) this.relay.restart(r.message);
+    });
+    ing.on('pacing', (p) => this.onPacing(p));
+    ing.on('node', (node, message) => {
+      this.metrics.node(node, message !== '');
+      if (message) this.log.warn({ node }, `${message}; writing to ${node}`);
+      else this.log.info({ node }, `writing to Redis at ${node}`);
+    });
+    ing.on('log', (level, message) => this.log[level](message));
+  }
+
+  private onRole(role: 'active' | 'standby', holder: string, message: string): void {
+    const was = this.role;
+    this.role = role;
+    this.holder = holder;
+    this.redisProblem = null;
+    this.metrics.role(role, was === 'standby' && role === 'active');
+    if (role === 'active') {
+      this.log.info({ role, instance: this.config.instanceId }, message);
+      if (!this.stopping) this.relay.start();
+    } else {
+      // A standby holds no relay connection: it reads nothing it would drop.
+      if (was === 'active') this.log.error({ role, holder }, message);
+      else this.log.info({ role, holder }, message);
+      void this.relay.stop();
+      this.metrics.relay(false);
+    }
+  }
+
+  private onPacing(p: { paced: boolean; group: string | null; backlog: number; groups: GroupState[] }): void {
+    const now = Date.now();
+    this.metrics.groups(p.groups, p.paced);
+    if (p.paced === this.pacing.paced) {
+      this.pacing.backlog = p.backlog;
+      this.pacing.group = p.group;
+      return;
+    }
+    const since = this.pacing.since;
+    this.pacing = { paced: p.paced, group: p.group, backlog: p.backlog, since: p.paced ? now : since };
+    // One line per paced period, but never more than one pair every 10 s.
+    if (now - this.pacedLogAt < DETAIL_WINDOW_MS && p.paced) {
+      this.pacedQuiet++;
+      return;
+    }
+    if (p.paced) {
+      this.pacedLogAt = now;
+      const more = this.pacedQuiet ? ` (${this.pacedQuiet} shorter periods not shown)` : '';
+      this.pacedQuiet = 0;
+      this.log.warn(
+        { group: p.group, backlog: p.backlog },
+        `paced by consumer group ${p.group} (${p.backlog} entries behind, cap ${this.config.maxStreamLen}): reading from the relay pauses until it catches up${more}`,
+      );
+    } else if (this.pacedQuiet === 0) {
+      this.log.info({ group: p.group, pacedSeconds: Math.round((now - since) / 1000) }, `pacing ended after ${Math.round((now - since) / 1000)} s: consumer groups caught up`);
+    }
   }
 
   private onBatch(b: BatchReport): void {
@@ -246,6 +344,9 @@ export class Service {
     for (const f of b.invalid) {
       this.invalidLog.warn({ bytes: f.bytes }, `undecodable frame skipped: ${f.error}`);
     }
+    for (const f of b.stale) {
+      this.invalidLog.warn({ seq: f.seq, previous: f.previous }, `frame with seq ${f.seq} skipped: not above the previous seq ${f.previous} (a relay replaying, or a corrupt seq); the cursor stays`);
+    }
     for (const t of b.unknownTypes) {
       if (!this.unknownTypes.has(t)) {
         this.unknownTypes.add(t);
@@ -258,12 +359,18 @@ export class Service {
   private progress(final = false): void {
     const now = Date.now();
     const secs = (now - this.progressAt) / 1000;
-    if (this.progressEvents === 0 && !final) return;
+    if (this.role === 'standby') {
+      if (!final) this.log.info({ role: 'standby', holder: this.holder }, `standby: ${this.holder ? `instance ${this.holder.replace(/ \S+$/, '')}` : 'nobody'} holds the lease; nothing written`);
+      return;
+    }
+    const paced = this.pacing.paced;
+    if (this.progressEvents === 0 && !final && !paced) return;
     const rate = secs > 0 ? Math.round(this.progressEvents / secs) : 0;
     const lag = this.lastEventTime === undefined ? null : Math.round((now - this.lastEventTime) / 100) / 10;
+    const pacedBy = paced ? `; paced by group ${this.pacing.group} (${this.pacing.backlog} behind)` : '';
     this.log.info(
-      { events: this.totalEvents, rate, cursor: this.durable, lagSeconds: lag },
-      `Processed ${this.totalEvents} events (~${rate} events/sec, cursor: ${this.durable ?? 'none'}${lag === null ? '' : `, lag: ${lag} s`})`,
+      { events: this.totalEvents, rate, cursor: this.durable, lagSeconds: lag, role: this.role, ...(paced ? { pacedBy: this.pacing.group, backlog: this.pacing.backlog } : {}) },
+      `Processed ${this.totalEvents} events (~${rate} events/sec, cursor: ${this.durable ?? 'none'}${lag === null ? '' : `, lag: ${lag} s`}) as the active instance${pacedBy}`,
     );
     this.progressEvents = 0;
     this.progressAt = now;

@@ -38,7 +38,6 @@ test('defaults: the rest as SETTINGS says, contract-safe choices', () => {
   assert.equal(c.emitInfo, false, '#info entries are opt-in');
   assert.equal(c.batchMaxEvents, Number(byName.BATCH_MAX_EVENTS));
   assert.equal(c.batchMaxBytes, Number(byName.BATCH_MAX_BYTES));
-  assert.equal(c.batchFlushMs, Number(byName.BATCH_FLUSH_MS));
   assert.equal(c.queueMaxBytes, Number(byName.QUEUE_MAX_BYTES));
   assert.equal(c.maxMessageBytes, 5 * 1024 * 1024);
   assert.equal(c.maxBlocksBytes, 2 * 1024 * 1024);
@@ -61,7 +60,6 @@ test('values are read, trimmed; blank means the default', () => {
     REDIS_STREAM_KEY: 'my:events',
     REDIS_CURSOR_KEY: '  my:cursor',
     REDIS_MAX_STREAM_LEN: '0',
-    BATCH_FLUSH_MS: '0.25',
     HTTP_PORT: '0',
     LOG_LEVEL: 'DEBUG',
     LOG_FORMAT: 'Json',
@@ -72,7 +70,6 @@ test('values are read, trimmed; blank means the default', () => {
   assert.equal(c.streamKey, 'my:events');
   assert.equal(c.cursorKey, 'my:cursor');
   assert.equal(c.maxStreamLen, 0);
-  assert.equal(c.batchFlushMs, 0.25);
   assert.equal(c.httpPort, 0);
   assert.equal(c.logLevel, 'debug');
   assert.equal(c.logFormat, 'json');
@@ -152,9 +149,17 @@ test('every bad value: ERR_CONFIG, one line, starting with the variable', () => 
   refused({ BATCH_MAX_EVENTS: '0' }, 'BATCH_MAX_EVENTS');
   refused({ BATCH_MAX_EVENTS: '100001' }, 'BATCH_MAX_EVENTS');
   refused({ BATCH_MAX_BYTES: '1023' }, 'BATCH_MAX_BYTES');
-  refused({ BATCH_FLUSH_MS: '-1' }, 'BATCH_FLUSH_MS');
-  refused({ BATCH_FLUSH_MS: 'soon' }, 'BATCH_FLUSH_MS');
-  refused({ BATCH_FLUSH_MS: '10001' }, 'BATCH_FLUSH_MS');
+  refused({ REDIS_TRIM: 'blind' }, 'REDIS_TRIM', /groups, maxlen/);
+  refused({ PACE_STALE_AFTER_MS: '10' }, 'PACE_STALE_AFTER_MS', /1000/);
+  refused({ RELAY_REPLAY_WINDOW_MS: '72h' }, 'RELAY_REPLAY_WINDOW_MS');
+  refused({ INSTANCE_ID: 'two words' }, 'INSTANCE_ID', /white space/);
+  refused({ LEASE_TTL_MS: '100' }, 'LEASE_TTL_MS', /500/);
+  refused({ REDIS_RETRY_MIN_MS: '0' }, 'REDIS_RETRY_MIN_MS');
+  refused({ REDIS_RETRY_MIN_MS: '500', REDIS_RETRY_MAX_MS: '100' }, 'REDIS_RETRY_MAX_MS', /REDIS_RETRY_MIN_MS/);
+  refused({ REDIS_SENTINELS: 'sentinel-a' }, 'REDIS_SENTINELS', /host:port/);
+  refused({ REDIS_SENTINELS: 'a:26379' }, 'REDIS_SENTINEL_NAME', /master/);
+  refused({ REDIS_SENTINEL_NAME: 'mymaster' }, 'REDIS_SENTINEL_NAME', /REDIS_SENTINELS/);
+  refused({ REDIS_SENTINELS: 'a:26379', REDIS_SENTINEL_NAME: 'm', REDIS_URL: 'unix:///tmp/r.sock' }, 'REDIS_SENTINELS', /unix/);
   refused({ QUEUE_MAX_BYTES: String((1 << 20) - 1) }, 'QUEUE_MAX_BYTES');
   refused({ STALL_TIMEOUT_MS: '99' }, 'STALL_TIMEOUT_MS');
   refused({ PING_INTERVAL_MS: 'often' }, 'PING_INTERVAL_MS');

@@ -20,33 +20,7 @@ import { freePort, RedisServer } from './support/redis.js';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli.js');
 
-describe('rediss:// without TLS in hiredis', { skip: addon.tls ? 'this build has TLS: see the next suite' : false }, () => {
-  test('createIngester refuses rediss:// and says how to get TLS', () => {
-    assert.throws(
-      () => createIngester({ redisUrl: 'rediss://127.0.0.1:6380' }),
-      (e: unknown) =>
-        e instanceof FirehoseError &&
-        e.code === 'ERR_CONFIG' &&
-        /rediss:\/\/ but this build's hiredis \(0\.14\.\d+\) has no TLS/.test(e.message) &&
-        /hiredis >= 1\.0/.test(e.message),
-    );
-  });
-
-  test('the service exits 2 at start with one line', () => {
-    const r = spawnSync(process.execPath, [CLI], {
-      env: { ...process.env, REDIS_URL: 'rediss://:secret@127.0.0.1:6380', HTTP_PORT: '0' },
-      encoding: 'utf8',
-      timeout: 10_000,
-    });
-    assert.equal(r.status, 2);
-    const lines = r.stderr.trim().split('\n');
-    assert.equal(lines.length, 1, r.stderr);
-    assert.match(lines[0]!, /^firehose-redis: REDIS_URL uses rediss:\/\//);
-    assert.doesNotMatch(r.stderr, /secret/);
-  });
-});
-
-describe('rediss:// with TLS in hiredis', { skip: addon.tls ? false : `hiredis ${addon.hiredisVersion} has no TLS: the suite above applies` }, () => {
+describe('rediss://', () => {
   let dir: string;
   let redis: RedisServer;
   let tlsPort: number;

@@ -1,7 +1,10 @@
 // The frame queue between the JavaScript thread (push) and the writer
 // thread (take). Bounded in bytes by watermarks rather than by refusing
 // frames: push() reports when the producer should pause, and the writer
-// raises `drain` once the queue has fallen back under the low mark.
+// raises `drain` once the queue has fallen back under the low mark and the
+// gate is open. The gate is how the writer holds the relay back without
+// filling memory (consumer pacing); discarding is how it drops what it must
+// not write (a standby, or frames that Redis's cursor has gone back past).
 //
 // Frames are copied into 1 MiB chunks that are recycled, not allocated one
 // by one: a malloc on one thread and a free on the other, per frame, cost
@@ -40,41 +43,38 @@ class FrameQueue {
   FrameQueue(const FrameQueue&) = delete;
   FrameQueue& operator=(const FrameQueue&) = delete;
 
-  // Copies the frame in. Returns false when the queue is over the high-water
-  // mark: the caller should stop reading until drained. Never drops.
+  // Copies the frame in (or drops it while discarding). Returns false when
+  // the producer should pause: over the high-water mark, gate closed, or
+  // discarding. Never drops a frame it was not told to.
   bool push(Span frame, Clock::time_point now);
 
-  // Waits until a full batch is queued, the oldest frame has waited `linger`
-  // or `poke` is set, then moves up to one batch into out. Returns 0 without
-  // frames when `stop` is set, when `poke` is set on an empty queue, or when
-  // the queue stayed empty for `idle`, so the caller can do other chores.
-  // The frames stay valid until release().
-  size_t take(std::vector<QueuedFrame>& out, Clock::duration linger, Clock::duration idle,
-              const std::atomic<bool>& poke, const std::atomic<bool>& stop);
-
-  // Moves up to one batch into out without waiting; 0 when empty.
-  size_t take_ready(std::vector<QueuedFrame>& out);
-
+  // Moves up to one batch into out without waiting; 0 when empty. The
+  // frames stay valid until release().
+  size_t take(std::vector<QueuedFrame>& out);
   // Gives back the memory of frames returned by take(), and clears frames.
   void release(std::vector<QueuedFrame>& frames);
+  // Drops every queued frame; returns how many.
+  size_t clear();
 
-  // Wakes a waiting take() so it rechecks poke/stop.
+  // Waits until deadline, a wake(), or (for_frames) a queued frame.
+  void wait(Clock::time_point deadline, bool for_frames);
   void wake();
 
-  // True once after the queue drained below the low mark following a
-  // refused push.
+  // Closed: push() asks the producer to pause, whatever the queue holds.
+  void set_gate(bool open);
+  // On: push() drops frames and asks the producer to pause.
+  void set_discard(bool on);
+
+  // True once after the producer was asked to pause and may go on again.
   bool take_drained();
 
   size_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
   size_t frames() const { return count_.load(std::memory_order_relaxed); }
 
  private:
-  bool batch_ready() const {
-    return q_.size() >= batch_frames_ || bytes_.load(std::memory_order_relaxed) >= batch_bytes_;
-  }
   QueueChunk* chunk_for(size_t n);
-  size_t take_locked(std::vector<QueuedFrame>& out);
   void unref(QueueChunk* c);
+  void check_drained();
 
   const size_t high_, low_, batch_frames_, batch_bytes_;
   std::mutex mu_;
@@ -84,7 +84,10 @@ class FrameQueue {
   std::vector<QueueChunk*> spare_;     // emptied chunks, kept for reuse
   std::atomic<size_t> bytes_{0};
   std::atomic<size_t> count_{0};
-  bool refused_ = false;  // a push returned false since the last drain
+  bool gate_open_ = true;
+  bool discard_ = false;
+  bool woken_ = false;
+  bool refused_ = false;  // a push asked to pause since the last drain
   bool drained_ = false;
 };
 

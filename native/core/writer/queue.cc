@@ -74,58 +74,35 @@ void FrameQueue::unref(QueueChunk* c) {
 }
 
 bool FrameQueue::push(Span frame, Clock::time_point now) {
-  bool over;
+  bool go_on;
   bool notify;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (discard_) {
+      refused_ = true;
+      return false;
+    }
     QueueChunk* c = chunk_for(frame.n ? frame.n : 1);
     uint8_t* dst = c->mem.get() + c->used;
     if (frame.n) std::memcpy(dst, frame.p, frame.n);
     c->used += frame.n;
     c->live++;
-    bool was_ready = batch_ready();
-    bool was_empty = q_.empty();
+    notify = q_.empty();
     q_.push_back(QueuedFrame{dst, uint32_t(frame.n), now, c});
     size_t b = bytes_.load(std::memory_order_relaxed) + frame.n;
     bytes_.store(b, std::memory_order_relaxed);
     count_.store(q_.size(), std::memory_order_relaxed);
-    over = b > high_;
-    if (over) refused_ = true;
-    // The writer sleeps either for a first frame or for a batch to fill up:
-    // only those two moments need a (costly) wake-up.
-    notify = was_empty || (!was_ready && batch_ready());
+    go_on = b <= high_ && gate_open_;
+    if (!go_on) refused_ = true;
   }
+  // The writer only sleeps on an empty queue: only the first frame needs
+  // the (costly) wake-up.
   if (notify) cv_.notify_one();
-  return !over;
+  return go_on;
 }
 
-size_t FrameQueue::take(std::vector<QueuedFrame>& out, Clock::duration linger,
-                        Clock::duration idle, const std::atomic<bool>& poke,
-                        const std::atomic<bool>& stop) {
-  std::unique_lock<std::mutex> lock(mu_);
-  Clock::time_point idle_until = Clock::now() + idle;
-  for (;;) {
-    if (stop.load()) return 0;
-    if (!q_.empty()) {
-      if (batch_ready() || poke.load()) break;
-      Clock::time_point due = q_.front().arrival + linger;
-      if (Clock::now() >= due) break;
-      cv_.wait_until(lock, due);
-    } else {
-      if (poke.load() || Clock::now() >= idle_until) return 0;
-      cv_.wait_until(lock, idle_until);
-    }
-  }
-  return take_locked(out);
-}
-
-size_t FrameQueue::take_ready(std::vector<QueuedFrame>& out) {
+size_t FrameQueue::take(std::vector<QueuedFrame>& out) {
   std::lock_guard<std::mutex> lock(mu_);
-  return take_locked(out);
-}
-
-// Called with mu_ held.
-size_t FrameQueue::take_locked(std::vector<QueuedFrame>& out) {
   size_t n = 0, b = 0;
   while (!q_.empty() && n < batch_frames_ && (n == 0 || b + q_.front().len <= batch_bytes_)) {
     b += q_.front().len;
@@ -133,14 +110,29 @@ size_t FrameQueue::take_locked(std::vector<QueuedFrame>& out) {
     q_.pop_front();
     n++;
   }
-  size_t left = bytes_.load(std::memory_order_relaxed) - b;
-  bytes_.store(left, std::memory_order_relaxed);
+  bytes_.store(bytes_.load(std::memory_order_relaxed) - b, std::memory_order_relaxed);
   count_.store(q_.size(), std::memory_order_relaxed);
-  if (refused_ && left <= low_) {
+  check_drained();
+  return n;
+}
+
+size_t FrameQueue::clear() {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t n = q_.size();
+  for (const QueuedFrame& f : q_) unref(f.chunk);
+  q_.clear();
+  bytes_.store(0, std::memory_order_relaxed);
+  count_.store(0, std::memory_order_relaxed);
+  check_drained();
+  return n;
+}
+
+// Called with mu_ held.
+void FrameQueue::check_drained() {
+  if (refused_ && gate_open_ && !discard_ && bytes_.load(std::memory_order_relaxed) <= low_) {
     refused_ = false;
     drained_ = true;
   }
-  return n;
 }
 
 void FrameQueue::release(std::vector<QueuedFrame>& frames) {
@@ -150,9 +142,32 @@ void FrameQueue::release(std::vector<QueuedFrame>& frames) {
   frames.clear();
 }
 
+void FrameQueue::wait(Clock::time_point deadline, bool for_frames) {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!woken_ && !(for_frames && !q_.empty()) && Clock::now() < deadline) {
+    cv_.wait_until(lock, deadline);
+  }
+  woken_ = false;
+}
+
 void FrameQueue::wake() {
-  { std::lock_guard<std::mutex> lock(mu_); }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    woken_ = true;
+  }
   cv_.notify_all();
+}
+
+void FrameQueue::set_gate(bool open) {
+  std::lock_guard<std::mutex> lock(mu_);
+  gate_open_ = open;
+  check_drained();
+}
+
+void FrameQueue::set_discard(bool on) {
+  std::lock_guard<std::mutex> lock(mu_);
+  discard_ = on;
+  check_drained();
 }
 
 bool FrameQueue::take_drained() {

@@ -1,45 +1,27 @@
-#include "redis.h"
+#include "hiredis_connection.h"
 
-#include <poll.h>
-#include <sys/socket.h>
-
-#include <cerrno>
-#include <cstring>
-
-#include "resp.h"
-
-#ifdef FH_HAVE_HIREDIS_SSL
 #include <arpa/inet.h>
 #include <hiredis_ssl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#endif
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <cstring>
 
 namespace fh {
 
 using SteadyClock = std::chrono::steady_clock;
 
-Fault classify_error_reply(std::string_view m) {
-  std::string_view word = m.substr(0, m.find(' '));
-  static const std::string_view kTransient[] = {
-      "LOADING", "BUSY", "OOM", "READONLY", "MASTERDOWN", "TRYAGAIN",
-      "CLUSTERDOWN", "NOREPLICAS", "MISCONF",
-  };
-  for (std::string_view t : kTransient) {
-    if (word == t) return Fault::Transient;
-  }
-  // A full server is a passing condition, though it shares the generic ERR.
-  if (m.rfind("ERR max number of clients reached", 0) == 0) return Fault::Transient;
-  return Fault::Fatal;
-}
-
-std::string RedisConn::describe() const {
+std::string HiredisConnection::describe() const {
   if (!cfg_.path.empty()) return "unix:" + cfg_.path + "/" + std::to_string(cfg_.db);
-  return cfg_.host + ":" + std::to_string(cfg_.port) + "/" + std::to_string(cfg_.db);
+  return at_.describe() + "/" + std::to_string(cfg_.db);
 }
 
-void RedisConn::disconnect() {
+void HiredisConnection::disconnect() {
   if (ctx_) {
     redisFree(ctx_);  // frees the SSL object too
     ctx_ = nullptr;
@@ -47,14 +29,10 @@ void RedisConn::disconnect() {
   tls_ = nullptr;
 }
 
-RedisConn::~RedisConn() {
+HiredisConnection::~HiredisConnection() {
   disconnect();
-#ifdef FH_HAVE_HIREDIS_SSL
   if (tls_ctx_) SSL_CTX_free(static_cast<SSL_CTX*>(tls_ctx_));
-#endif
 }
-
-#ifdef FH_HAVE_HIREDIS_SSL
 
 static std::string openssl_error(const char* what) {
   unsigned long e = ERR_get_error();
@@ -67,7 +45,7 @@ static std::string openssl_error(const char* what) {
 // TLS over the connected socket: certificate and host name checked against
 // REDIS_TLS_CA_FILE or the system's CAs, handshake driven by poll() like
 // every other wait.
-bool RedisConn::start_tls(SteadyClock::time_point deadline, RedisError& err) {
+bool HiredisConnection::start_tls(Deadline deadline, RedisError& err) {
   if (!tls_ctx_) {
     SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
     bool ok = ctx != nullptr;
@@ -99,14 +77,17 @@ bool RedisConn::start_tls(SteadyClock::time_point deadline, RedisError& err) {
     disconnect();
     return false;
   }
+  // Requests are written straight from the batch buffers, in pieces.
+  SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   in6_addr addr6;
   in_addr addr4;
   X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
-  if (inet_pton(AF_INET, cfg_.host.c_str(), &addr4) == 1 || inet_pton(AF_INET6, cfg_.host.c_str(), &addr6) == 1) {
-    X509_VERIFY_PARAM_set1_ip_asc(param, cfg_.host.c_str());
+  const std::string& host = at_.host;
+  if (inet_pton(AF_INET, host.c_str(), &addr4) == 1 || inet_pton(AF_INET6, host.c_str(), &addr6) == 1) {
+    X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
   } else {
-    SSL_set_tlsext_host_name(ssl, cfg_.host.c_str());
-    X509_VERIFY_PARAM_set1_host(param, cfg_.host.c_str(), 0);
+    SSL_set_tlsext_host_name(ssl, host.c_str());
+    X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
   }
   // An untrusted certificate will not become trusted by retrying.
   auto handshake_failed = [&](SSL* s) {
@@ -146,34 +127,20 @@ bool RedisConn::start_tls(SteadyClock::time_point deadline, RedisError& err) {
   }
 }
 
-bool RedisConn::tls_buffered() const {
+bool HiredisConnection::tls_buffered() const {
   return tls_ && SSL_pending(static_cast<SSL*>(tls_)) > 0;
 }
 
-#else
-
-bool RedisConn::start_tls(SteadyClock::time_point, RedisError& err) {
-  err.fault = Fault::Fatal;
-  err.message = "rediss:// needs hiredis with TLS support (hiredis >= 1.0 with hiredis_ssl); "
-                "this build uses hiredis " + std::to_string(HIREDIS_MAJOR) + "." +
-                std::to_string(HIREDIS_MINOR) + " without it";
-  disconnect();
-  return false;
-}
-
-bool RedisConn::tls_buffered() const { return false; }
-
-#endif
-
-bool RedisConn::io_error(RedisError& err) {
+bool HiredisConnection::io_error(RedisError& err) {
   err.fault = Fault::Transient;
+  err.soon = errno == ECONNREFUSED;
   err.message = std::string("connection to Redis at ") + describe() + " failed: " +
                 (ctx_ && ctx_->err ? ctx_->errstr : std::strerror(errno));
   disconnect();
   return false;
 }
 
-bool RedisConn::wait(short events, SteadyClock::time_point deadline, RedisError& err) {
+bool HiredisConnection::wait(short events, Deadline deadline, RedisError& err) {
   for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
     if (left.count() <= 0) {
@@ -198,10 +165,11 @@ bool RedisConn::wait(short events, SteadyClock::time_point deadline, RedisError&
   }
 }
 
-bool RedisConn::connect(RedisError& err) {
+bool HiredisConnection::connect(const Endpoint& to, RedisError& err) {
   disconnect();
+  at_ = to;
   auto deadline = SteadyClock::now() + std::chrono::milliseconds(cfg_.connect_timeout_ms);
-  ctx_ = cfg_.path.empty() ? redisConnectNonBlock(cfg_.host.c_str(), cfg_.port)
+  ctx_ = cfg_.path.empty() ? redisConnectNonBlock(to.host.c_str(), to.port)
                            : redisConnectUnixNonBlock(cfg_.path.c_str());
   if (!ctx_) {
     err.fault = Fault::Transient;
@@ -220,26 +188,30 @@ bool RedisConn::connect(RedisError& err) {
   }
   if (cfg_.path.empty()) redisEnableKeepAlive(ctx_);
   if (cfg_.tls && !start_tls(deadline, err)) return false;
+  return handshake(err);
+}
 
+// AUTH and SELECT, which a new connection forgets.
+bool HiredisConnection::handshake(RedisError& err) {
   Reply r;
   if (!cfg_.password.empty()) {
-    bool ok = cfg_.username.empty() ? command({"AUTH", cfg_.password}, r, err)
-                                    : command({"AUTH", cfg_.username, cfg_.password}, r, err);
+    bool ok = cfg_.username.empty() ? command(*this, {"AUTH", cfg_.password}, r, err)
+                                    : command(*this, {"AUTH", cfg_.username, cfg_.password}, r, err);
     if (!ok) return false;
-    if (r->type == REDIS_REPLY_ERROR) {
+    if (is_error(r.get())) {
       err.fault = classify_error_reply(r->str) == Fault::Transient ? Fault::Transient : Fault::Fatal;
-      err.message = std::string("Redis at ") + describe() +
-                    " refused the credentials in REDIS_URL: " + r->str;
+      err.message = "Redis at " + describe() + " refused the credentials in REDIS_URL: " + reply_text(r.get());
       disconnect();
       return false;
     }
   }
   if (cfg_.db != 0) {
-    if (!command({"SELECT", std::to_string(cfg_.db)}, r, err)) return false;
-    if (r->type == REDIS_REPLY_ERROR) {
-      err.fault = classify_error_reply(r->str);
-      err.message = "Redis at " + describe() + " refused SELECT " + std::to_string(cfg_.db) +
-                    ": " + r->str;
+    if (!command(*this, {"SELECT", std::to_string(cfg_.db)}, r, err)) return false;
+    if (is_error(r.get())) {
+      err.fault = classify_error_reply(r->str) == Fault::Transient ? Fault::Transient : Fault::Config;
+      err.message = "Redis at " + describe() + " refused SELECT " + std::to_string(cfg_.db) + ": " +
+                    reply_text(r.get()) + " (a Redis Cluster has only database 0: drop /" +
+                    std::to_string(cfg_.db) + " from REDIS_URL)";
       disconnect();
       return false;
     }
@@ -247,29 +219,53 @@ bool RedisConn::connect(RedisError& err) {
   return true;
 }
 
-bool RedisConn::exchange(Span req, size_t n, std::vector<Reply>& out, RedisError& err) {
-  return send(req, err) && receive(n, out, err);
+bool HiredisConnection::write_all(const uint8_t* p, size_t n, Deadline deadline, RedisError& err) {
+  while (n > 0) {
+    ssize_t w;
+    if (tls_) {
+      ERR_clear_error();
+      int r = SSL_write(static_cast<SSL*>(tls_), p, int(n > (1u << 30) ? (1u << 30) : n));
+      if (r <= 0) {
+        int e = SSL_get_error(static_cast<SSL*>(tls_), r);
+        if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+          if (!wait(e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline, err)) return false;
+          continue;
+        }
+        errno = e == SSL_ERROR_SYSCALL && errno ? errno : EPIPE;
+        return io_error(err);
+      }
+      w = r;
+    } else {
+      w = ::send(ctx_->fd, p, n, MSG_NOSIGNAL);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          if (!wait(POLLOUT, deadline, err)) return false;
+          continue;
+        }
+        return io_error(err);
+      }
+    }
+    p += w;
+    n -= size_t(w);
+  }
+  return true;
 }
 
-bool RedisConn::send(Span req, RedisError& err) {
+bool HiredisConnection::send(std::initializer_list<Span> parts, RedisError& err) {
   if (!ctx_) {
     err.fault = Fault::Transient;
     err.message = "not connected to Redis";
     return false;
   }
   auto deadline = SteadyClock::now() + std::chrono::milliseconds(cfg_.command_timeout_ms);
-  if (redisAppendFormattedCommand(ctx_, reinterpret_cast<const char*>(req.p), req.n) != REDIS_OK) {
-    return io_error(err);
+  for (const Span& s : parts) {
+    if (!write_all(s.p, s.n, deadline, err)) return false;
   }
-  int done = 0;
-  for (;;) {
-    if (redisBufferWrite(ctx_, &done) != REDIS_OK) return io_error(err);
-    if (done) return true;
-    if (!wait(POLLOUT, deadline, err)) return false;
-  }
+  return true;
 }
 
-bool RedisConn::receive(size_t n, std::vector<Reply>& out, RedisError& err) {
+bool HiredisConnection::receive(size_t n, std::vector<Reply>& out, RedisError& err) {
   out.clear();
   if (!ctx_) {
     err.fault = Fault::Transient;
@@ -288,15 +284,6 @@ bool RedisConn::receive(size_t n, std::vector<Reply>& out, RedisError& err) {
     if (!tls_buffered() && !wait(POLLIN, deadline, err)) return false;
     if (redisBufferRead(ctx_) != REDIS_OK) return io_error(err);
   }
-  return true;
-}
-
-bool RedisConn::command(std::initializer_list<std::string_view> args, Reply& out,
-                        RedisError& err) {
-  std::string req = resp_command(args);
-  std::vector<Reply> replies;
-  if (!exchange(Span(req), 1, replies, err)) return false;
-  out = std::move(replies[0]);
   return true;
 }
 

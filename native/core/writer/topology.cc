@@ -1,0 +1,254 @@
+#include "topology.h"
+
+#include <algorithm>
+
+namespace fh {
+
+unsigned key_slot(std::string_view key) {
+  size_t open = key.find('{');
+  if (open != std::string_view::npos) {
+    size_t close = key.find('}', open + 1);
+    if (close != std::string_view::npos && close > open + 1) key = key.substr(open + 1, close - open - 1);
+  }
+  uint16_t crc = 0;
+  for (unsigned char c : key) {
+    crc ^= uint16_t(c) << 8;
+    for (int i = 0; i < 8; i++) crc = (crc & 0x8000) ? uint16_t((crc << 1) ^ 0x1021) : uint16_t(crc << 1);
+  }
+  return crc & 16383;
+}
+
+Topology::Topology(const WriterConfig& cfg, ConnectionFactory& factory)
+    : cfg_(cfg),
+      factory_(factory),
+      kind_(cfg.sentinel.sentinels.empty() ? (cfg.redis.path.empty() ? Kind::Unknown : Kind::Single)
+                                           : Kind::Sentinel),
+      slot_(key_slot(cfg.stream_key)),
+      node_(cfg.redis.endpoint) {}
+
+std::string Topology::take_change() {
+  std::string c;
+  c.swap(change_);
+  return c;
+}
+
+void Topology::set_node(const Endpoint& e, const std::string& why) {
+  if (e == node_) return;
+  change_ = why + " " + e.describe() + " (was " + node_.describe() + ")";
+  node_ = e;
+}
+
+void Topology::redirected(const std::string& reply) {
+  // MOVED <slot> <host>:<port>: the slot has a new owner. ASK is a
+  // migration in progress: the owner stays, the batch waits it out.
+  if (reply.rfind("MOVED ", 0) == 0) {
+    std::string addr = reply.substr(reply.rfind(' ') + 1);
+    size_t colon = addr.rfind(':');
+    if (colon != std::string::npos) {
+      Endpoint e{addr.substr(0, colon), std::atoi(addr.c_str() + colon + 1)};
+      if (e.host.empty()) e.host = node_.host;  // Redis leaves it out when unknown
+      set_node(e, "slot " + std::to_string(slot_) + " moved to");
+      return;
+    }
+  }
+  if (reply.rfind("ASK ", 0) != 0) stale_ = true;  // READONLY: a demoted master
+}
+
+bool Topology::sentinel_ask(Connection& s, Endpoint& out, bool& unknown, RedisError& err) {
+  Reply r;
+  if (!command(s, {"SENTINEL", "get-master-addr-by-name", cfg_.sentinel.master_name}, r, err)) return false;
+  if (is_error(r.get())) {
+    err = refusal(s, "run SENTINEL get-master-addr-by-name", reply_text(r.get()));
+    return false;
+  }
+  if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+    unknown = true;
+    return false;
+  }
+  out.host = reply_text(r->element[0]);
+  out.port = std::atoi(reply_text(r->element[1]).c_str());
+  return true;
+}
+
+// Asks the sentinels in turn, starting with the one that answered last,
+// skipping those that are down.
+bool Topology::discover_sentinel(Endpoint& out, RedisError& err) {
+  const auto& all = cfg_.sentinel.sentinels;
+  size_t unknown = 0;
+  std::string tried;
+  for (size_t i = 0; i < all.size(); i++) {
+    size_t at = (sentinel_at_ + i) % all.size();
+    if (!sentinel_ || at != sentinel_at_ || !sentinel_->connected()) {
+      sentinel_ = factory_.sentinel();
+      RedisError e;
+      if (!sentinel_->connect(all[at], e)) {
+        if (e.fault == Fault::Aborted) return err = e, false;
+        if (e.fault == Fault::Fatal) {
+          err.fault = Fault::Config;
+          err.message = "sentinel at " + all[at].describe() + ": " + e.message +
+                        " (sentinel credentials go in REDIS_SENTINEL_USERNAME / REDIS_SENTINEL_PASSWORD)";
+          return false;
+        }
+        tried += (tried.empty() ? "" : ", ") + all[at].describe();
+        continue;
+      }
+    }
+    bool nil = false;
+    RedisError e;
+    if (sentinel_ask(*sentinel_, out, nil, e)) {
+      sentinel_at_ = at;
+      return true;
+    }
+    if (e.fault == Fault::Aborted) return err = e, false;
+    if (nil) unknown++;
+    else tried += (tried.empty() ? "" : ", ") + all[at].describe();
+    sentinel_.reset();
+  }
+  if (unknown > 0 && tried.empty()) {
+    err.fault = Fault::Config;
+    err.message = "no sentinel knows a master named \"" + cfg_.sentinel.master_name +
+                  "\": set REDIS_SENTINEL_NAME to the name in the sentinels' configuration (sentinel monitor <name> ...)";
+    return false;
+  }
+  err.fault = Fault::Transient;
+  err.message = "no sentinel could name the master \"" + cfg_.sentinel.master_name + "\" (unreachable: " +
+                tried + "); check REDIS_SENTINELS";
+  return false;
+}
+
+bool Topology::check_role(Connection& conn, RedisError& err) {
+  Reply r;
+  if (!command(conn, {"ROLE"}, r, err)) return false;
+  if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 && reply_text(r->element[0]) == "master") return true;
+  err.fault = Fault::Redirect;
+  err.message = "sentinel named " + conn.describe() + " as master of \"" + cfg_.sentinel.master_name +
+                "\" but it is not one (failover in progress?)";
+  stale_ = true;
+  return false;
+}
+
+// CLUSTER SLOTS: [[start, end, [host, port, id], replicas...], ...]. An
+// error saying cluster support is disabled means a plain server.
+bool Topology::read_slots(Connection& conn, bool& cluster, RedisError& err) {
+  Reply r;
+  if (!command(conn, {"CLUSTER", "SLOTS"}, r, err)) return false;
+  if (is_error(r.get())) {
+    std::string m = reply_text(r.get());
+    cluster = false;
+    if (m.find("cluster support disabled") != std::string::npos || m.rfind("ERR unknown command", 0) == 0) return true;
+    err = refusal(conn, "run CLUSTER SLOTS", m);
+    return false;
+  }
+  cluster = true;
+  bool owned = false;
+  for (size_t i = 0; i < r->elements; i++) {
+    const redisReply* range = r->element[i];
+    if (range->elements < 3) continue;
+    for (size_t k = 2; k < range->elements; k++) {
+      const redisReply* n = range->element[k];
+      if (n->elements < 2) continue;
+      Endpoint e{reply_text(n->element[0]), int(n->element[1]->integer)};
+      if (e.host.empty()) e.host = conn.describe().substr(0, conn.describe().rfind(':'));
+      if (std::find(cluster_nodes_.begin(), cluster_nodes_.end(), e) == cluster_nodes_.end()) {
+        cluster_nodes_.push_back(e);
+      }
+    }
+    long long lo = range->element[0]->integer, hi = range->element[1]->integer;
+    if (lo <= slot_ && slot_ <= hi && range->element[2]->elements >= 2) {
+      const redisReply* m = range->element[2];
+      Endpoint owner{reply_text(m->element[0]), int(m->element[1]->integer)};
+      if (owner.host.empty()) owner.host = node_.host;
+      set_node(owner, "slot " + std::to_string(slot_) + " is served by");
+      owned = true;
+    }
+  }
+  if (!owned) {
+    err.fault = Fault::Transient;
+    err.message = "no node of the cluster serves slot " + std::to_string(slot_) + " of " + cfg_.stream_key +
+                  ": assign it (redis-cli --cluster fix)";
+    return false;
+  }
+  return true;
+}
+
+// Any node that answers will do: the owner first, then every node seen,
+// then REDIS_URL's.
+bool Topology::refresh_slots(RedisError& err) {
+  std::vector<Endpoint> seeds = {node_};
+  for (const Endpoint& e : cluster_nodes_) seeds.push_back(e);
+  seeds.push_back(cfg_.redis.endpoint);
+  RedisError last;
+  for (const Endpoint& e : seeds) {
+    auto c = factory_.node();
+    bool cluster = false;
+    if (c->connect(e, last) && read_slots(*c, cluster, last)) return true;
+    if (last.fault == Fault::Aborted || last.fault == Fault::Fatal || last.fault == Fault::Config) break;
+  }
+  err = last;
+  return false;
+}
+
+bool Topology::connect(Connection& conn, RedisError& err) {
+  if (kind_ == Kind::Sentinel) {
+    if (!probed_url_) {
+      // Sentinel and Cluster do not mix: a REDIS_URL naming a cluster node
+      // is a mistake worth stopping for (an unreachable one is ignored: it
+      // only carries credentials then).
+      probed_url_ = true;
+      auto probe = factory_.node();
+      RedisError e;
+      bool cluster = false;
+      if (probe->connect(cfg_.redis.endpoint, e) && read_slots(*probe, cluster, e) && cluster) {
+        err.fault = Fault::Config;
+        err.message = "REDIS_URL points at a Redis Cluster node, but REDIS_SENTINELS is set: Sentinel and Cluster do not mix; unset REDIS_SENTINELS for a cluster";
+        return false;
+      }
+    }
+    Endpoint master;
+    if (!discover_sentinel(master, err)) return false;
+    set_node(master, "master changed: sentinel reports");
+    if (!conn.connect(node_, err)) {
+      stale_ = true;
+      return false;
+    }
+    stale_ = false;
+    return check_role(conn, err);
+  }
+  if (kind_ == Kind::Cluster && stale_ && !refresh_slots(err)) return false;
+  if (!conn.connect(node_, err)) {
+    if (kind_ == Kind::Cluster) stale_ = true;
+    return false;
+  }
+  if (kind_ == Kind::Unknown || (kind_ == Kind::Cluster && stale_)) {
+    bool cluster = false;
+    Endpoint before = node_;
+    if (!read_slots(conn, cluster, err)) {
+      conn.disconnect();
+      return false;
+    }
+    kind_ = cluster ? Kind::Cluster : Kind::Single;
+    stale_ = false;
+    // Another node owns the slot: go there.
+    if (cluster && node_ != before && !conn.connect(node_, err)) {
+      stale_ = true;
+      return false;
+    }
+  }
+  stale_ = false;
+  return true;
+}
+
+bool Topology::master_moved(RedisError& err) {
+  if (kind_ != Kind::Sentinel) return false;
+  Endpoint master;
+  RedisError e;
+  if (!discover_sentinel(master, e)) {
+    if (e.fault == Fault::Aborted) err = e;
+    return false;  // no sentinel to ask now: the connection itself will tell
+  }
+  if (master == node_) return false;
+  set_node(master, "master changed: sentinel reports");
+  return true;
+}
+
+}  // namespace fh
