@@ -2,61 +2,139 @@
  * `firehose-redis replay [file]`: write a capture into Redis through the
  * same writer as the service, without a relay: to feed workers in a test
  * setup, or to measure. Without a file it replays a bundled sample of real
- * relay frames.
+ * relay frames, into a stream of its own.
+ *
+ * Safe to repeat: it keeps a cursor, so frames already written are not
+ * written again. It will not write into a stream that a live service feeds
+ * unless told to, and it gives up when Redis stays unreachable.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readCapture } from '../capture.js';
-import type { Config } from '../config.js';
+import { cursorKeyFor, type Config } from '../config.js';
 import { Ingester } from '../ingester.js';
+import { redactRedisUrl } from '../redis-url.js';
 
 export const SAMPLE_CAPTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../samples/jetstream-100.bin');
 
+/** Exit code when replay refuses to write into a live stream. */
+export const EXIT_REFUSED = 2;
+
 export interface ReplayOptions {
+  /** No file: the bundled sample. */
   file?: string;
-  /** Cursor key to write; the service's own is left alone by default. */
-  cursorKey: string;
+  /** Default: REDIS_STREAM_KEY, or REDIS_STREAM_KEY + ":sample" for the sample. */
+  streamKey?: string;
+  /** Default: the stream key + ":replay-cursor". */
+  cursorKey?: string;
+  /** Write even into a stream whose service cursor key exists. */
+  intoLiveStream: boolean;
+}
+
+/** The stream and cursor key a replay writes, from the options and settings. */
+export function replayTarget(config: Config, opts: ReplayOptions): { streamKey: string; cursorKey: string } {
+  const streamKey = opts.streamKey ?? (opts.file === undefined ? `${config.streamKey}:sample` : config.streamKey);
+  return { streamKey, cursorKey: opts.cursorKey ?? `${streamKey}:replay-cursor` };
 }
 
 export async function runReplay(config: Config, opts: ReplayOptions, err: NodeJS.WritableStream): Promise<number> {
   const file = opts.file ?? SAMPLE_CAPTURE;
   const frames = readCapture(file);
-  const ing = new Ingester({ ...config, cursorKey: opts.cursorKey, dashboardStatus: false });
+  const { streamKey, cursorKey } = replayTarget(config, opts);
+  const serviceKeys = config.relayUrls.map((_, i) => cursorKeyFor(config, i));
+  if (serviceKeys.includes(cursorKey)) {
+    err.write(`firehose-redis: ${cursorKey} is the service's cursor key: a replay must keep its own (--cursor-key)\n`);
+    return EXIT_REFUSED;
+  }
+  // A replay is a one-shot command: Redis unreachable this long, without a
+  // break, ends it instead of retrying forever.
+  const patienceMs = config.redisConnectTimeoutMs;
+  const redis = redactRedisUrl(config.redisUrl);
+  // Replayed events must not reach the live dashboard either.
+  const ing = new Ingester({ ...config, streamKey, cursorKey, dashboardStatus: false, dashboardRecentEvents: false, dashboardBroadcast: false });
   let entries = 0;
   let skipped = 0;
   let invalid = 0;
-  let fatal: Error | undefined;
+  let lastError = 'no answer yet';
+  let failure: string | undefined;
+  let stop!: () => void;
+  const stopped = new Promise<'stopped'>((resolve) => (stop = () => resolve('stopped')));
+  const fail = (why: string) => {
+    failure ??= why;
+    stop();
+  };
+  let patience: NodeJS.Timeout | undefined;
+  const waitForRedis = () => {
+    patience ??= setTimeout(
+      () => fail(`gave up after ${patienceMs / 1000} s without Redis at ${redis} (REDIS_CONNECT_TIMEOUT_MS): ${lastError}. Run replay again once Redis is up: it carries on from ${cursorKey}`),
+      patienceMs,
+    );
+  };
+  const redisAnswers = () => {
+    clearTimeout(patience);
+    patience = undefined;
+  };
+  waitForRedis();
+  ing.on('ready', redisAnswers);
+  ing.on('redis-up', redisAnswers);
+  ing.on('redis-down', (e, attempt, retry) => {
+    lastError = e;
+    waitForRedis();
+    err.write(`${e}; retrying in ${retry} ms (attempt ${attempt})\n`);
+  });
   ing.on('batch', (b) => {
+    redisAnswers();
     entries += b.entries;
     skipped += b.opsSkipped;
     invalid += b.counts.invalid;
   });
-  ing.on('redis-down', (e, attempt, retry) => err.write(`${e}; retrying in ${retry} ms (attempt ${attempt})\n`));
-  ing.on('fatal', (e) => {
-    fatal = e;
-  });
-  try {
-    await ing.cursor();
-  } catch (e) {
-    err.write(`firehose-redis: ${(e as Error).message}\n`);
+  ing.on('fatal', (e) => fail(e.message));
+  const end = async (code: number) => {
+    redisAnswers();
+    if (failure) err.write(`firehose-redis: ${failure}\n`);
     await ing.close(0);
-    return 1;
+    return code;
+  };
+
+  let cursor = await Promise.race([ing.cursor().catch(() => null), stopped]);
+  if (failure || cursor === 'stopped') return end(1);
+  if (streamKey === config.streamKey) {
+    for (const key of serviceKeys) {
+      const live = await Promise.race([ing.switchCursorKey(key), stopped]);
+      if (failure || live === 'stopped') return end(1);
+      if (live !== null && !opts.intoLiveStream) {
+        err.write(
+          `firehose-redis: ${streamKey} is fed by a running service (${key} holds cursor ${live}): replayed events would reach its workers. ` +
+            `Replay into another stream (--stream-key), or pass --into-live-stream to write into it anyway\n`,
+        );
+        return end(EXIT_REFUSED);
+      }
+    }
+    cursor = await Promise.race([ing.switchCursorKey(cursorKey), stopped]);
+    if (failure || cursor === 'stopped') return end(1);
   }
-  err.write(`replaying ${frames.length} frames from ${file} into ${config.streamKey} (cursor key ${opts.cursorKey})\n`);
+
+  err.write(
+    `replaying ${frames.length} frames from ${file} into ${streamKey} (cursor key ${cursorKey}` +
+      (cursor === null ? ')\n' : `: frames up to seq ${cursor} are already written and are skipped; delete the key to write them again)\n`),
+  );
   const started = process.hrtime.bigint();
   for (const f of frames) {
-    if (fatal) break;
-    if (ing.push(f.bytes) === false) await new Promise<void>((resolve) => ing.once('drain', resolve));
+    if (failure) return end(1);
+    const room = ing.push(f.bytes);
+    if (room === false || (typeof room === 'object' && room.full)) await Promise.race([new Promise<void>((resolve) => ing.once('drain', () => resolve())), stopped]);
   }
   const res = await ing.close(config.shutdownTimeoutMs);
+  redisAnswers();
   const secs = Number(process.hrtime.bigint() - started) / 1e9;
-  if (fatal) {
-    err.write(`firehose-redis: ${fatal.message}\n`);
-    return 1;
-  }
+  if (failure) return end(1);
   err.write(
     `wrote ${entries} entries from ${frames.length} frames in ${secs.toFixed(2)} s ` +
       `(${Math.round(frames.length / secs)} frames/s); ${skipped} ops left out, ${invalid} frames undecodable\n`,
   );
-  return res.flushed ? 0 : 1;
+  if (res.pendingFrames > 0) {
+    err.write(`firehose-redis: ${res.pendingFrames} frames not written within SHUTDOWN_TIMEOUT_MS; run replay again: it carries on from ${cursorKey}\n`);
+    return 1;
+  }
+  return 0;
 }
