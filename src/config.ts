@@ -271,6 +271,14 @@ export function unknownSettings(env: Env = process.env): UnknownSetting[] {
   for (const name of Object.keys(env).sort()) {
     if (names.includes(name) || foreign(name, env[name])) continue;
     const upper = name.toUpperCase();
+    if (REDIS_URL_PARTS.test(upper)) {
+      found.push({
+        name,
+        suggestions: ['REDIS_URL'],
+        message: `${name} is not a setting and is ignored: host, port, user, password and database all go in REDIS_URL (redis://user:password@host:port/db)`,
+      });
+      continue;
+    }
     const distances = names.map((n) => editDistance(upper, n));
     const best = Math.min(...distances);
     // Two edits in a long name, one in a short one: close enough to be a slip.
@@ -281,14 +289,6 @@ export function unknownSettings(env: Env = process.env): UnknownSetting[] {
     }
     const prefix = [...prefixes].find((p) => upper.startsWith(p));
     if (!prefix) continue;
-    if (REDIS_URL_PARTS.test(upper) && names.includes('REDIS_URL')) {
-      found.push({
-        name,
-        suggestions: ['REDIS_URL'],
-        message: `${name} is not a setting and is ignored: host, port, user, password and database all go in REDIS_URL (redis://user:password@host:port/db)`,
-      });
-      continue;
-    }
     // Most words in common (MAXLEN holds MAX and LEN), then the fewest edits.
     const words = (n: string) => n.slice(prefix.length).split('_').filter((w) => upper.slice(prefix.length).includes(w)).length;
     const family = names.filter((n) => n.startsWith(prefix));

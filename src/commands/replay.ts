@@ -37,6 +37,46 @@ export function replayTarget(config: Config, opts: ReplayOptions): { streamKey: 
   return { streamKey, cursorKey: opts.cursorKey ?? `${streamKey}:replay-cursor` };
 }
 
+/**
+ * Watches a one-shot writer: it fails when Redis refuses it for good, or
+ * stays unreachable for `patienceMs` in a row (counted until Redis first
+ * answers, then from each outage). within(p) settles like p, or as soon as
+ * that happens; `failure` then says why.
+ */
+function watch(ing: Ingester, patienceMs: number, giveUp: (lastError: string) => string, err: NodeJS.WritableStream) {
+  let failure: string | undefined;
+  let lastError = 'no answer yet';
+  let timer: NodeJS.Timeout | undefined;
+  let wake!: () => void;
+  const failed = new Promise<undefined>((resolve) => (wake = () => resolve(undefined)));
+  const fail = (why: string) => {
+    failure ??= why;
+    wake();
+  };
+  const arm = () => (timer ??= setTimeout(() => fail(giveUp(lastError)), patienceMs));
+  const disarm = () => {
+    clearTimeout(timer);
+    timer = undefined;
+  };
+  arm();
+  ing.on('ready', disarm);
+  ing.on('redis-up', disarm);
+  ing.on('batch', disarm);
+  ing.on('redis-down', (e, attempt, retry) => {
+    lastError = e;
+    arm();
+    err.write(`${e}; retrying in ${retry} ms (attempt ${attempt})\n`);
+  });
+  ing.on('fatal', (e) => fail(e.message));
+  return {
+    get failure() {
+      return failure;
+    },
+    within: <T>(p: Promise<T>) => Promise.race([p, failed]),
+    disarm,
+  };
+}
+
 export async function runReplay(config: Config, opts: ReplayOptions, err: NodeJS.WritableStream): Promise<number> {
   const file = opts.file ?? SAMPLE_CAPTURE;
   const frames = readCapture(file);
@@ -46,63 +86,40 @@ export async function runReplay(config: Config, opts: ReplayOptions, err: NodeJS
     err.write(`firehose-redis: ${cursorKey} is the service's cursor key: a replay must keep its own (--cursor-key)\n`);
     return EXIT_REFUSED;
   }
-  // A replay is a one-shot command: Redis unreachable this long, without a
-  // break, ends it instead of retrying forever.
-  const patienceMs = config.redisConnectTimeoutMs;
-  const redis = redactRedisUrl(config.redisUrl);
   // Replayed events must not reach the live dashboard either.
   const ing = new Ingester({ ...config, streamKey, cursorKey, dashboardStatus: false, dashboardRecentEvents: false, dashboardBroadcast: false });
   let entries = 0;
   let skipped = 0;
   let invalid = 0;
-  let lastError = 'no answer yet';
-  let failure: string | undefined;
-  let stop!: () => void;
-  const stopped = new Promise<'stopped'>((resolve) => (stop = () => resolve('stopped')));
-  const fail = (why: string) => {
-    failure ??= why;
-    stop();
-  };
-  let patience: NodeJS.Timeout | undefined;
-  const waitForRedis = () => {
-    patience ??= setTimeout(
-      () => fail(`gave up after ${patienceMs / 1000} s without Redis at ${redis} (REDIS_CONNECT_TIMEOUT_MS): ${lastError}. Run replay again once Redis is up: it carries on from ${cursorKey}`),
-      patienceMs,
-    );
-  };
-  const redisAnswers = () => {
-    clearTimeout(patience);
-    patience = undefined;
-  };
-  waitForRedis();
-  ing.on('ready', redisAnswers);
-  ing.on('redis-up', redisAnswers);
-  ing.on('redis-down', (e, attempt, retry) => {
-    lastError = e;
-    waitForRedis();
-    err.write(`${e}; retrying in ${retry} ms (attempt ${attempt})\n`);
-  });
   ing.on('batch', (b) => {
-    redisAnswers();
     entries += b.entries;
     skipped += b.opsSkipped;
     invalid += b.counts.invalid;
   });
-  ing.on('fatal', (e) => fail(e.message));
+  // A one-shot command: an unreachable Redis ends it instead of being retried forever.
+  const patienceMs = config.redisConnectTimeoutMs;
+  const guard = watch(
+    ing,
+    patienceMs,
+    (lastError) =>
+      `gave up after ${patienceMs / 1000} s without Redis at ${redactRedisUrl(config.redisUrl)} (REDIS_CONNECT_TIMEOUT_MS): ${lastError}. ` +
+      `Run replay again once Redis is up: it carries on from ${cursorKey}`,
+    err,
+  );
   const end = async (code: number) => {
-    redisAnswers();
-    if (failure) err.write(`firehose-redis: ${failure}\n`);
+    guard.disarm();
+    if (guard.failure) err.write(`firehose-redis: ${guard.failure}\n`);
     await ing.close(0);
     return code;
   };
 
-  let cursor = await Promise.race([ing.cursor().catch(() => null), stopped]);
-  if (failure || cursor === 'stopped') return end(1);
+  let cursor = await guard.within(ing.cursor().catch(() => null));
+  if (guard.failure) return end(1);
   if (streamKey === config.streamKey) {
     for (const key of serviceKeys) {
-      const live = await Promise.race([ing.switchCursorKey(key), stopped]);
-      if (failure || live === 'stopped') return end(1);
-      if (live !== null && !opts.intoLiveStream) {
+      const live = await guard.within(ing.switchCursorKey(key));
+      if (guard.failure) return end(1);
+      if (live != null && !opts.intoLiveStream) {
         err.write(
           `firehose-redis: ${streamKey} is fed by a running service (${key} holds cursor ${live}): replayed events would reach its workers. ` +
             `Replay into another stream (--stream-key), or pass --into-live-stream to write into it anyway\n`,
@@ -110,24 +127,24 @@ export async function runReplay(config: Config, opts: ReplayOptions, err: NodeJS
         return end(EXIT_REFUSED);
       }
     }
-    cursor = await Promise.race([ing.switchCursorKey(cursorKey), stopped]);
-    if (failure || cursor === 'stopped') return end(1);
+    cursor = await guard.within(ing.switchCursorKey(cursorKey));
+    if (guard.failure) return end(1);
   }
 
   err.write(
     `replaying ${frames.length} frames from ${file} into ${streamKey} (cursor key ${cursorKey}` +
-      (cursor === null ? ')\n' : `: frames up to seq ${cursor} are already written and are skipped; delete the key to write them again)\n`),
+      (cursor == null ? ')\n' : `: frames up to seq ${cursor} are already written and are skipped; delete the key to write them again)\n`),
   );
   const started = process.hrtime.bigint();
   for (const f of frames) {
-    if (failure) return end(1);
     const room = ing.push(f.bytes);
-    if (room === false || (typeof room === 'object' && room.full)) await Promise.race([new Promise<void>((resolve) => ing.once('drain', () => resolve())), stopped]);
+    if (room === false || (typeof room === 'object' && room.full)) await guard.within(new Promise<void>((resolve) => ing.once('drain', () => resolve())));
+    if (guard.failure) return end(1);
   }
   const res = await ing.close(config.shutdownTimeoutMs);
-  redisAnswers();
+  if (guard.failure) return end(1);
+  guard.disarm();
   const secs = Number(process.hrtime.bigint() - started) / 1e9;
-  if (failure) return end(1);
   err.write(
     `wrote ${entries} entries from ${frames.length} frames in ${secs.toFixed(2)} s ` +
       `(${Math.round(frames.length / secs)} frames/s); ${skipped} ops left out, ${invalid} frames undecodable\n`,
