@@ -19,14 +19,14 @@ Usage:
       --count <n>                      stop after n messages
       --seconds <s>                    stop after s seconds
       --cursor <seq>                   start from this seq instead of live
-  firehose-redis replay [capture]      write a capture into REDIS_URL through the writer, no relay;
-                                       frames up to the replay's cursor are skipped, so a rerun writes nothing twice
-                                       (no file: a bundled sample of 100 real relay frames, into REDIS_STREAM_KEY + ":sample")
+  firehose-redis replay [capture]      write a capture into REDIS_URL through the writer, no relay
+                                       (no file: a bundled sample of 100 real relay frames, into REDIS_STREAM_KEY + ":sample");
+                                       frames up to the replay's cursor are skipped, so a rerun writes nothing twice;
+                                       gives up (exit code 1) when Redis does not answer within REDIS_CONNECT_TIMEOUT_MS
       --stream-key <key>               stream to write (default: REDIS_STREAM_KEY, or the sample's own)
       --cursor-key <key>               the replay's cursor key (default: the stream key + ":replay-cursor")
       --into-live-stream               write even into a stream that a service feeds (its REDIS_CURSOR_KEY exists);
                                        without it, replay refuses with exit code 2
-                                       Redis unreachable for REDIS_CONNECT_TIMEOUT_MS: replay gives up, exit code 1
   firehose-redis --help | --version
 
 A capture is raw subscribeRepos messages, each a u32 little-endian length then the bytes.
