@@ -4,7 +4,7 @@
  * Exit codes: 0 success, 1 failure at run time, 2 bad settings or usage.
  */
 import { parseArgs } from 'node:util';
-import { loadConfig, SETTINGS } from './config.js';
+import { loadConfig, SETTINGS, unknownSettings } from './config.js';
 import { FirehoseError, ErrorCodes } from './errors.js';
 
 const HELP = `firehose-redis: the AT Protocol firehose into Redis Streams
@@ -20,11 +20,18 @@ Usage:
       --seconds <s>                    stop after s seconds
       --cursor <seq>                   start from this seq instead of live
   firehose-redis replay [capture]      write a capture into REDIS_URL through the writer, no relay
-                                       (no file: a bundled sample of 100 real relay frames)
-      --cursor-key <key>               cursor key to update (default: REDIS_CURSOR_KEY + ":replay")
+                                       (no file: a bundled sample of 100 real relay frames, into REDIS_STREAM_KEY + ":sample");
+                                       frames up to the replay's cursor are skipped, so a rerun writes nothing twice;
+                                       gives up (exit code 1) when Redis does not answer within REDIS_CONNECT_TIMEOUT_MS
+      --stream-key <key>               stream to write (default: REDIS_STREAM_KEY, or the sample's own)
+      --cursor-key <key>               the replay's cursor key (default: the stream key + ":replay-cursor")
+      --into-live-stream               write even into a stream that a service feeds (its REDIS_CURSOR_KEY exists);
+                                       without it, replay refuses with exit code 2
   firehose-redis --help | --version
 
 A capture is raw subscribeRepos messages, each a u32 little-endian length then the bytes.
+Exit codes: 0 success, 1 failure, 2 bad settings or usage (or replay refusing a live stream).
+Environment variables that look like misspelt settings are warned about at start.
 
 Settings (environment variables):
 ${SETTINGS.map((s) => `  ${s.name} (default: ${s.default === '' ? 'none' : s.default})\n      ${s.doc}`).join('\n')}
@@ -32,6 +39,11 @@ ${SETTINGS.map((s) => `  ${s.name} (default: ${s.default === '' ? 'none' : s.def
 
 function usage(message: string): never {
   throw new FirehoseError(`${message} (see firehose-redis --help)`, ErrorCodes.CONFIG);
+}
+
+/** The commands without a logger say it on stderr; the service logs it. */
+function warnUnknownSettings(): void {
+  for (const u of unknownSettings()) process.stderr.write(`firehose-redis: warning: ${u.message}\n`);
 }
 
 function positiveInt(name: string, v: string | undefined): number | undefined {
@@ -54,6 +66,8 @@ async function main(argv: string[]): Promise<number> {
       seconds: { type: 'string' },
       cursor: { type: 'string' },
       'cursor-key': { type: 'string' },
+      'stream-key': { type: 'string' },
+      'into-live-stream': { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -93,6 +107,7 @@ async function main(argv: string[]): Promise<number> {
     case 'record': {
       const file = rest[0] ?? usage('record needs a file to write: firehose-redis record <capture>');
       const config = loadConfig();
+      warnUnknownSettings();
       const { runRecord } = await import('./commands/record.js');
       if (values.cursor !== undefined && !/^\d+$/.test(values.cursor)) usage(`--cursor takes a seq number, got "${values.cursor}"`);
       return runRecord(
@@ -107,9 +122,16 @@ async function main(argv: string[]): Promise<number> {
       );
     }
     case 'replay': {
+      if (rest.length > 1) usage(`replay takes one capture file, got "${rest.join(' ')}"`);
       const config = loadConfig();
+      warnUnknownSettings();
       const { runReplay } = await import('./commands/replay.js');
-      return runReplay(config, { file: rest[0], cursorKey: values['cursor-key'] ?? `${config.cursorKey}:replay` }, process.stderr);
+      for (const flag of ['stream-key', 'cursor-key'] as const) {
+        const key = values[flag];
+        if (key !== undefined && (key === '' || /\s/.test(key))) usage(`--${flag} takes a key without white space, got "${key}"`);
+      }
+      const opts = { file: rest[0], streamKey: values['stream-key'], cursorKey: values['cursor-key'], intoLiveStream: values['into-live-stream'] ?? false };
+      return runReplay(config, opts, process.stderr);
     }
     default:
       return usage(`unknown command "${command}"`);

@@ -304,3 +304,88 @@ export function cursorKeyFor(config: Config, relayIndex: number): string {
   if (relayIndex === 0) return config.cursorKey;
   return `${config.cursorKey}:${new URL(config.relayUrls[relayIndex]!).host}`;
 }
+
+/** An environment variable that is no setting but looks like one. */
+export interface UnknownSetting {
+  name: string;
+  /** The settings it was probably meant to be, best first. */
+  suggestions: string[];
+  /** One line for the log. */
+  message: string;
+}
+
+/** Other programs' conventions, never ours: proxies, and the variables Kubernetes and Docker links inject per service. */
+function foreign(name: string, value: string | undefined): boolean {
+  if (/^(HTTPS?|NO|ALL)_PROXY$/i.test(name)) return true;
+  if (/_SERVICE_(HOST|PORT)(_|$)/.test(name) || /_PORT_\d+_(TCP|UDP|SCTP)(_|$)/.test(name)) return true;
+  return /_PORT$/.test(name) && /^(tcp|udp|sctp):\/\//.test(value ?? '');
+}
+
+/** Optimal string alignment distance: edits, with a swap of neighbours as one. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** What other Redis clients read from separate variables; REDIS_URL holds them all. */
+const REDIS_URL_PARTS = /^REDIS_(HOST|HOSTNAME|PORT|PASS|PASSWORD|USER|USERNAME|DB|DATABASE)$/;
+
+/**
+ * Variables that are not settings but look like one: a small edit away
+ * from a setting's name (REDIS_URI, REDIS_STREAMKEY, log_level), or
+ * starting like settings do (REDIS_PASSWORD, DASHBOARD_STATUSES). The
+ * service starts anyway; the caller warns about each, naming the setting
+ * probably meant. Reads SETTINGS, so a new setting is known at once.
+ */
+export function unknownSettings(env: Env = process.env): UnknownSetting[] {
+  const names = SETTINGS.map((s) => s.name);
+  const prefixes = new Set(names.filter((n) => n.includes('_')).map((n) => n.slice(0, n.indexOf('_') + 1)));
+  const found: UnknownSetting[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (names.includes(name) || foreign(name, env[name])) continue;
+    const upper = name.toUpperCase();
+    if (REDIS_URL_PARTS.test(upper)) {
+      found.push({
+        name,
+        suggestions: ['REDIS_URL'],
+        message: `${name} is not a setting and is ignored: host, port, user, password and database all go in REDIS_URL (redis://user:password@host:port/db)`,
+      });
+      continue;
+    }
+    const distances = names.map((n) => editDistance(upper, n));
+    const best = Math.min(...distances);
+    // Two edits in a long name, one in a short one: close enough to be a slip.
+    if (best <= (upper.length >= 8 ? 2 : 1)) {
+      const suggestions = names.filter((_, i) => distances[i] === best);
+      found.push({ name, suggestions, message: `${name} is not a setting and is ignored: did you mean ${suggestions.join(' or ')}?` });
+      continue;
+    }
+    const prefix = [...prefixes].find((p) => upper.startsWith(p));
+    if (!prefix) continue;
+    // Most words in common (MAXLEN holds MAX and LEN), then the fewest edits.
+    const words = (n: string) => n.slice(prefix.length).split('_').filter((w) => upper.slice(prefix.length).includes(w)).length;
+    const family = names.filter((n) => n.startsWith(prefix));
+    const ranked = family
+      .map((n) => ({ n, words: words(n), edits: editDistance(upper, n) }))
+      .sort((a, b) => b.words - a.words || a.edits - b.edits);
+    const suggestions = ranked[0]!.words > 0 ? [ranked[0]!.n] : family;
+    found.push({
+      name,
+      suggestions,
+      message:
+        ranked[0]!.words > 0
+          ? `${name} is not a setting and is ignored: did you mean ${suggestions[0]}?`
+          : `${name} is not a setting and is ignored; the ${prefix} settings are ${family.join(', ')}`,
+    });
+  }
+  return found;
+}

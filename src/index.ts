@@ -12,4 +12,5 @@ export { loadConfig, cursorKeyFor, SETTINGS, type Config, type Setting } from '.
 export { createLogger, type Logger } from './log.js';
 export { parseRedisUrl, redactRedisUrl, type RedisTarget } from './redis-url.js';
 export { readCapture, splitCapture, CaptureWriter, type CapturedFrame } from './capture.js';
+export { SAMPLE_CAPTURE } from './commands/replay.js';
 export { FirehoseError, ErrorCodes, type ErrorCode } from './errors.js';

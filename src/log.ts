@@ -11,7 +11,8 @@ export function createLogger(level: LogLevel, format: LogFormat, stream: NodeJS.
   const usePretty = format === 'pretty' || (format === 'auto' && (stream as { isTTY?: boolean }).isTTY === true);
   const options = { level, base: { name: 'firehose-redis' } };
   if (usePretty) {
-    return pino(options, pretty({ destination: stream, sync: true, colorize: true, ignore: 'pid,hostname,name' }));
+    // Messages carry everything a person needs; the fields repeat them for machines.
+    return pino(options, pretty({ destination: stream, sync: true, colorize: true, ignore: 'pid,hostname,name', hideObject: true }));
   }
   // Synchronous writes: rare lines, and none may be lost when the process exits.
   if (stream === process.stdout) return pino(options, pino.destination({ dest: 1, sync: true }));

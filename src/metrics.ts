@@ -57,10 +57,12 @@ export class Metrics {
     this.batchSeconds = new client.Histogram({ name: 'firehose_batch_write_seconds', help: 'MULTI/EXEC round trip per batch', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1], registers });
     this.waitSeconds = new client.Histogram({ name: 'firehose_frame_wait_seconds', help: 'From arrival of a batch\'s oldest frame to Redis acknowledging it', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers });
     this.cursor = new client.Gauge({ name: 'firehose_cursor', help: 'Durable cursor (relay seq) in Redis', registers });
+    // Registered once the first event is written: until then the lag is
+    // unknown, and an absent series (not a 0) lets `absent()` alert on it.
     this.lag = new client.Gauge({
       name: 'firehose_lag_seconds',
-      help: 'Now minus the time of the newest written event',
-      registers,
+      help: 'Now minus the time of the newest written event; absent until one is written',
+      registers: [],
       collect: () => {
         if (this.lastTime !== undefined) this.lag.set((Date.now() - this.lastTime) / 1000);
       },
@@ -113,7 +115,10 @@ export class Metrics {
     if (b.cursor !== null) this.cursor.set(Number(b.cursor));
     if (b.lastTime !== null) {
       const t = Date.parse(b.lastTime);
-      if (!Number.isNaN(t)) this.lastTime = t;
+      if (!Number.isNaN(t)) {
+        if (this.lastTime === undefined) this.registry.registerMetric(this.lag);
+        this.lastTime = t;
+      }
     }
     this.redisUp.set(1);
   }

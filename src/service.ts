@@ -96,19 +96,23 @@ export class Service {
   /** Starts HTTP; the relay follows once this instance holds the lease. */
   async start(): Promise<void> {
     const c = this.config;
+    const redis = redactRedisUrl(c.redisUrl);
+    const collections = c.collections.length ? c.collections : 'all';
+    // Everything in the message too: pretty output shows only the message.
     this.log.info(
       {
         relays: c.relayUrls,
-        redis: redactRedisUrl(c.redisUrl),
+        redis,
         stream: c.streamKey,
         cursorKey: c.cursorKey,
         maxStreamLen: c.maxStreamLen,
         trim: c.trim,
         instance: c.instanceId,
         sentinels: c.redisSentinels.length ? c.redisSentinels : undefined,
-        collections: c.collections.length ? c.collections : 'all',
+        collections,
       },
-      'firehose-redis starting',
+      `firehose-redis starting: ${c.relayUrls.join(', ')} into ${redis}${c.redisSentinels.length ? ` (sentinels ${c.redisSentinels.join(', ')}, master ${c.redisSentinelName})` : ''}, ` +
+        `stream ${c.streamKey} (cap ${c.maxStreamLen}, trim ${c.trim}), cursor key ${c.cursorKey}, instance ${c.instanceId}, collections: ${String(collections)}`,
     );
     if (c.httpPort !== 0) {
       this.http = new HttpServer({
@@ -118,6 +122,8 @@ export class Service {
       try {
         this.httpPort = await this.http.listen(c.httpPort, c.httpHost);
       } catch (err) {
+        // The writer thread keeps the process alive: stop it, or the process hangs.
+        await this.ingester.close(0);
         throw new FirehoseError(
           `HTTP_PORT ${c.httpPort} on ${c.httpHost} is unavailable (${(err as Error).message}): choose another port, or 0 to turn HTTP off`,
           ErrorCodes.CONFIG,
@@ -145,14 +151,18 @@ export class Service {
 
   private async shutdown(why: string): Promise<number> {
     const deadline = Date.now() + this.config.shutdownTimeoutMs;
-    this.log.info({ reason: why }, 'shutting down: no more reading from the relay; flushing the queue');
+    this.log.info({ reason: why }, `shutting down (${why}): no more reading from the relay; flushing the queue`);
     clearInterval(this.progressTimer);
     await this.relay.stop();
     this.ingester.setStatus(false, this.relay.url);
     const res = await this.ingester.close(Math.max(0, deadline - Date.now()));
     this.progress(true);
-    if (res.flushed) {
-      this.log.info({ cursor: this.durable }, `stopped cleanly: every received event is in Redis, cursor ${this.durable ?? 'none'}`);
+    const cursor = this.durable ?? 'none';
+    if (res.pendingFrames === 0 && this.redisProblem) {
+      // Nothing received is lost: Redis being down now is no reason to fail.
+      this.log.info({ cursor: this.durable }, `stopped cleanly: nothing was left to write while Redis is unavailable (${this.redisProblem}); cursor ${cursor}`);
+    } else if (res.pendingFrames === 0) {
+      this.log.info({ cursor: this.durable }, `stopped cleanly: every received event is in Redis, cursor ${cursor}`);
     } else {
       this.log.error(
         { pendingFrames: res.pendingFrames, cursor: this.durable },
@@ -160,7 +170,7 @@ export class Service {
       );
     }
     await this.http?.close();
-    const code = this.failure ? 1 : res.flushed ? 0 : 1;
+    const code = this.failure || res.pendingFrames > 0 ? 1 : 0;
     this.resolveDone(code);
     return code;
   }
@@ -227,7 +237,7 @@ export class Service {
         relay: this.relay.url,
         relayConnected: this.relay.connected,
         cursor: this.durable,
-        lagSeconds: this.lastEventTime === undefined ? null : (now - this.lastEventTime) / 1000,
+        lagSeconds: this.lastEventTime === undefined ? 'unknown' : (now - this.lastEventTime) / 1000,
         queueBytes: q.queueBytes,
         events: this.totalEvents,
       },

@@ -327,7 +327,7 @@ test('a second SIGTERM exits at once', async () => {
   const svc = await serviceWithRedisDown(20_000);
   svc.signal('SIGTERM');
   await svc.waitForMsg(/^shutting down/, 5000);
-  await sleep(100);
+  await sleep(300); // a repeat within 250 ms is the same Ctrl-C (npm forwards it too)
   assert.ok(svc.alive, 'still flushing after the first signal');
   const t0 = Date.now();
   svc.signal('SIGTERM');
@@ -581,20 +581,12 @@ test('RELAY_URLS: after repeated failures the service switches, warns of a gap, 
 
 // ------------------------------------------------------- the other commands
 
-test('replay with no file writes the bundled sample under its own cursor key', async () => {
+test('replay of a missing file: one line, exit code 1, nothing written', async () => {
   const { redis, server } = await redisServer();
-  const r = await runCli(['replay'], { env: { REDIS_URL: server.url } });
-  assert.deepEqual(r.status, { code: 0, signal: null }, r.stderr);
-  const entries = await readStream(redis);
-  assert.equal(entries.length, 100);
-  assert.equal(await redis.get(`${CURSOR}:replay`), entries.at(-1)!.seq);
-  assert.equal(await redis.exists(CURSOR), 0);
-  assert.match(r.stderr, /wrote 100 entries from 100 frames/);
-
   const missing = await runCli(['replay', path.join(tmp, 'no-such.bin')], { env: { REDIS_URL: server.url } });
   assert.deepEqual(missing.status, { code: 1, signal: null });
   assert.match(missing.stderr, /^firehose-redis: cannot read capture .*no-such\.bin: no such file\n$/);
-  assert.equal(await redis.xlen(STREAM), 100);
+  assert.deepEqual(await redis.keys('*'), []);
 });
 
 test('record --count 50 saves the first 50 messages byte for byte; decode prints their 50 entries', async () => {
