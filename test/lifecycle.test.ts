@@ -132,7 +132,7 @@ test('npm start passes the exit code through: 2 for a bad setting', async () => 
   const run = await npmStart({ REDIS_MAX_STREAM_LEN: '-1' });
   const status = await run.exit;
   assert.deepEqual(status, { code: 2, signal: null }, run.out());
-  assert.match(run.out(), /firehose-redis: REDIS_MAX_STREAM_LEN must be between/);
+  assert.match(run.out(), /firehose-redis: REDIS_MAX_STREAM_LEN must be a whole number from 0/);
 });
 
 test('shutdown with nothing unwritten while Redis is down: exit 0, no error line, a clear message', async () => {

@@ -74,5 +74,5 @@ test('pretty logs of the service: every line is one event, and the starting line
   const lines = svc.stdout.replace(/\x1b\[[0-9;]*m/g, '').split('\n').filter(Boolean);
   const event = /^\[\d\d:\d\d:\d\d\.\d{3}\] (INFO|WARN|ERROR): \S/;
   assert.deepEqual(lines.filter((l) => !event.test(l)), [], 'lines that are not an event of their own');
-  assert.match(lines[0]!, /firehose-redis starting: wss:\/\/bsky\.network into redis:\/\/127\.0\.0\.1:\d+, stream firehose:events \(MAXLEN ~ 0\), cursor key firehose:python_cursor, collections: all$/);
+  assert.match(lines[0]!, /firehose-redis starting: wss:\/\/bsky\.network into redis:\/\/127\.0\.0\.1:\d+, stream firehose:events \(cap 0, trim groups\), cursor key firehose:python_cursor, instance \S+, collections: all$/);
 });
