@@ -129,7 +129,7 @@ export async function pushPaced(
 /** Records every event an ingester emits, in order; 'fatal' gets a listener so it never throws. */
 export function recordEvents(ing: Ingester): Array<{ event: string; at: number; args: unknown[] }> {
   const log: Array<{ event: string; at: number; args: unknown[] }> = [];
-  for (const event of ['ready', 'batch', 'drain', 'redis-down', 'redis-up', 'fatal', 'cursor-key', 'closed'] as const) {
+  for (const event of ['ready', 'batch', 'drain', 'redis-down', 'redis-up', 'fatal', 'cursor-key', 'closed', 'role', 'resync', 'pacing', 'node', 'log'] as const) {
     (ing as EventEmitter<any>).on(event, (...args: unknown[]) => log.push({ event, at: Date.now(), args }));
   }
   return log;

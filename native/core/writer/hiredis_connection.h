@@ -29,7 +29,7 @@ class HiredisConnection : public Connection {
   bool wait(short events, Deadline deadline, RedisError& err);
   bool io_error(RedisError& err);
   bool start_tls(Deadline deadline, RedisError& err);
-  bool write_all(const uint8_t* p, size_t n, Deadline deadline, RedisError& err);
+  bool write_tls(const uint8_t* p, size_t n, Deadline deadline, RedisError& err);
   bool tls_buffered() const;
   bool handshake(RedisError& err);
 
