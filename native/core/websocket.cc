@@ -56,11 +56,8 @@ void WsParser::feed(Span chunk, WsSink& sink) {
   const uint8_t* const end = chunk.p + chunk.n;
   while (p < end) {
     switch (stage_) {
-      case Stage::Failed:
-        return;
-      case Stage::Closed:
-        fail(sink, kProtocolError, "data after the close frame");
-        return;
+      case Stage::Failed: return;
+      case Stage::Closed: fail(sink, kProtocolError, "data after the close frame"); return;
       case Stage::Header: {
         int size;
         if (hdr_n_ == 0) {
@@ -142,12 +139,14 @@ int WsParser::parse_header(const uint8_t* h, size_t have, WsSink& sink) {
   if (op >= kClose) {
     if (!fin) {
       fail(sink, kProtocolError,
-           std::string("fragmented ") + opcode_name(op) + " frame: control frames must have FIN set");
+           std::string("fragmented ") + opcode_name(op) +
+               " frame: control frames must have FIN set");
       return -1;
     }
     if (len7 > 125) {
       fail(sink, kProtocolError,
-           std::string(opcode_name(op)) + " frame longer than the 125 bytes allowed for control frames");
+           std::string(opcode_name(op)) +
+               " frame longer than the 125 bytes allowed for control frames");
       return -1;
     }
   } else if (op == kContinuation) {

@@ -15,8 +15,10 @@
 //   of a message; the message follows when its last fragment does.
 // - A message is never larger than max_message_bytes; a frame header that
 //   would exceed it is an error at once, before its payload is read. The
-//   assembly buffer thus stays under 2 x max_message_bytes, and its memory
-//   is released after a message above 1 MiB.
+//   assembly buffer thus never exceeds twice that (or 256 bytes), and its
+//   memory is released after a message above 1 MiB.
+// - The sink must not call feed() and should not throw: an exception leaves
+//   the rest of the chunk unread, so the connection must be dropped.
 // - After a Close event the stream is over: any later byte is an error.
 // - An error is reported once, as the last event; the parser stays failed
 //   and ignores whatever it is fed afterwards.

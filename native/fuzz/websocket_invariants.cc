@@ -45,8 +45,8 @@ struct Recorder : WsSink {
   }
   void event(const WsEvent& e) override {
     Kind k = Kind(uint8_t(e.kind) + 1);
-    events.push_back({k, e.code, k == Kind::Error ? std::string() : std::string(e.data.view()),
-                      inside(e.data)});
+    events.push_back(
+        {k, e.code, k == Kind::Error ? std::string() : std::string(e.data.view()), inside(e.data)});
     if (k == Kind::Error && e.data.empty()) events.back().data = "(no message)";
   }
 };
@@ -176,7 +176,8 @@ std::string check_websocket(const uint8_t* data, size_t n) {
   Span s(data + 2, n - 2);
   std::string why;
 
-  Recorder whole = run(s, max, [&] { return s.n; }, why);
+  auto one_chunk = [&] { return s.n; };
+  Recorder whole = run(s, max, one_chunk, why);
   if (!why.empty()) return "in one chunk: " + why;
   why = check_sequence(whole.events, max);
   if (!why.empty()) return why;
@@ -188,23 +189,26 @@ std::string check_websocket(const uint8_t* data, size_t n) {
     const Event& e = whole.events[i];
     if ((e.kind == Kind::Binary || e.kind == Kind::Text) && !e.data.empty() &&
         e.in_chunk != bool(single[i])) {
-      return single[i] ? "a single-frame message was copied" : "a fragmented message was not assembled";
+      return single[i] ? "a single-frame message was copied"
+                       : "a fragmented message was not assembled";
     }
   }
 
-  Recorder bytes = run(s, max, [] { return size_t(1); }, why);
+  auto one_byte = [] { return size_t(1); };
+  Recorder bytes = run(s, max, one_byte, why);
   if (!why.empty()) return "byte by byte: " + why;
   if (bytes.events != whole.events) return "byte by byte, the events differ";
 
   // Chunk sizes from data[1]: up to 2^(data[1] % 16) bytes, pseudo-random.
   uint32_t x = 0x9e3779b9u ^ data[1];
   const size_t span = size_t(1) << (data[1] % 16);
-  Recorder cut = run(s, max, [&] {
+  auto random_size = [&] {
     x ^= x << 13;
     x ^= x >> 17;
     x ^= x << 5;
     return 1 + x % span;
-  }, why);
+  };
+  Recorder cut = run(s, max, random_size, why);
   if (!why.empty()) return "in random chunks: " + why;
   if (cut.events != whole.events) return "in random chunks, the events differ";
 
