@@ -63,8 +63,16 @@ export class RelaySocket {
     return this.socket.write(clientFrame(OP_PONG, payload));
   }
 
-  /** Sends a close frame; the caller then waits for the server's and ends the socket. */
-  close(code: number, reason = ''): boolean {
+  /**
+   * Sends a close frame, without a status when code is undefined (the echo
+   * of a close that had none); the caller then waits for the server's close
+   * and ends the socket.
+   */
+  close(code?: number, reason = ''): boolean {
+    if (code === undefined) {
+      if (reason) throw new RangeError('a close reason needs a close code');
+      return this.socket.write(clientFrame(OP_CLOSE, Buffer.alloc(0)));
+    }
     const text = Buffer.from(reason);
     if (!((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999))) {
       throw new RangeError(`close code ${code} may not be sent: use 1000-1003, 1007-1014 or 3000-4999`);

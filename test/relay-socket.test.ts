@@ -82,6 +82,7 @@ describe('client frames', () => {
     assert.throws(() => rs.close(1005), /close code 1005 may not be sent/);
     assert.throws(() => rs.close(999), /close code 999 may not be sent/);
     assert.throws(() => rs.close(1000, 'é'.repeat(62)), /close reason of 124 bytes: at most 123/);
+    assert.throws(() => rs.close(undefined, 'why'), /a close reason needs a close code/);
   });
 });
 
@@ -146,6 +147,16 @@ for (const secure of [false, true]) {
       const [code, reason] = (await closed) as [number, Buffer];
       assert.equal(code, 4000);
       assert.equal(reason.toString(), 'done ✓');
+      rs.socket.destroy();
+    });
+
+    test('a close without a status code', async () => {
+      const rs = await openRelaySocket(url, { handshakeTimeoutMs: 5000, tls: { ca: cert.cert } });
+      rs.socket.on('error', () => {});
+      rs.socket.resume();
+      const closed = once(peers.at(-1)!, 'close');
+      rs.close();
+      assert.deepEqual((await closed)[0], 1005);
       rs.socket.destroy();
     });
 

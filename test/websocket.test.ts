@@ -100,7 +100,7 @@ async function viaNative(url: string, ca: Buffer, seed: number): Promise<{ seen:
         assert.notEqual(e.type, 'error', e.data.toString());
         seen.push('code' in e ? { type: e.type, code: e.code, data: e.data } : { type: e.type, data: e.data });
         if (e.type === 'close') {
-          rs.close(e.code);
+          rs.close(e.code === 1005 ? undefined : e.code);
           rs.socket.end();
         }
       }
