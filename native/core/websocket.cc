@@ -31,7 +31,6 @@ constexpr size_t kKeepBytes = 1 << 20;
 
 const char* opcode_name(uint8_t op) {
   switch (op) {
-    case kContinuation: return "continuation";
     case kText: return "text";
     case kBinary: return "binary";
     case kClose: return "close";
