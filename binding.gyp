@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/decoder.cc",
         "native/ingester.cc",
+        "native/websocket.cc",
         "<!@(node -p \"require('fs').readFileSync('native/core/sources.list','utf8').trim().split(/\s+/).map(f=>'native/'+f).join(' ')\")"
       ],
       "include_dirs": [

@@ -46,6 +46,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #endif
   InitDecoder(env, exports);
   InitIngester(env, exports);
+  InitWebSocket(env, exports);
   return exports;
 }
 

@@ -21,5 +21,6 @@ Napi::Value FrameToJs(Napi::Env env, const FrameResult& r);
 
 void InitDecoder(Napi::Env env, Napi::Object exports);
 void InitIngester(Napi::Env env, Napi::Object exports);
+void InitWebSocket(Napi::Env env, Napi::Object exports);
 
 }  // namespace fh

@@ -234,6 +234,18 @@ export interface NativeIngester {
   setStatus(connected: boolean, url: string): void;
 }
 
+/** What WebSocketParser.feed() returns, one object per event, in stream order. */
+export type WebSocketEvent =
+  | { type: 'binary' | 'text' | 'ping' | 'pong'; data: Buffer }
+  /** code: the peer's status (1005 when none); data: the reason. */
+  | { type: 'close'; code: number; data: Buffer }
+  /** code: the close code to answer with; data: the message. */
+  | { type: 'error'; code: number; data: Buffer };
+
+export interface NativeWebSocketParser {
+  feed(chunk: Uint8Array): WebSocketEvent[];
+}
+
 interface Addon {
   setErrorClass(cls: typeof FirehoseError): void;
   hiredisVersion: string;
@@ -243,6 +255,8 @@ interface Addon {
   /** A CAR v1 file's roots and blocks (CIDs as strings). Throws ERR_CAR_INVALID. */
   readCar(bytes: Uint8Array): { roots: string[]; blocks: Array<{ cid: string; data: Buffer }> };
   Ingester: new (options: NativeIngesterOptions, onEvent: (e: WriterEvent) => void) => NativeIngester;
+  /** The server-to-client WebSocket frame parser (core/websocket), one JS value per event: for tests. */
+  WebSocketParser: new (maxMessageBytes: number) => NativeWebSocketParser;
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -18,5 +18,8 @@ std::string check_frame(const uint8_t* data, size_t n);
 std::string check_cbor(const uint8_t* data, size_t n);
 // Arbitrary bytes as a CAR v1.
 std::string check_car(const uint8_t* data, size_t n);
+// data[0] picks the message size limit, data[1] the chunk sizes, the rest is
+// a server-to-client WebSocket byte stream (websocket_invariants.cc).
+std::string check_websocket(const uint8_t* data, size_t n);
 
 }  // namespace fuzzcheck

@@ -1,7 +1,9 @@
 // Writes the fuzz seed corpora from the real fixtures, one file per input:
-//   <out>/frame  every captured relay message, behind an option byte
-//   <out>/cbor   DAG-CBOR test vectors, records and every block of the captures
-//   <out>/car    the CAR fixtures and the blocks CAR of every captured commit
+//   <out>/frame      every captured relay message, behind an option byte
+//   <out>/cbor       DAG-CBOR test vectors, records and every block of the captures
+//   <out>/car        the CAR fixtures and the blocks CAR of every captured commit
+//   <out>/websocket  RFC 6455's examples and captured messages as server
+//                    frames, whole and fragmented around control frames
 // Usage: node seeds.mjs <out> <fixtures dir>[:<fallback dir>...]
 // A fixture path is read from the first directory that has it; missing ones
 // are listed and skipped.
@@ -77,16 +79,52 @@ const carSections = (car) => {
 const blockData = (section) => section.subarray(36);
 
 rmSync(out, { recursive: true, force: true });
-for (const t of ['frame', 'cbor', 'car']) mkdirSync(join(out, t), { recursive: true });
+for (const t of ['frame', 'cbor', 'car', 'websocket']) mkdirSync(join(out, t), { recursive: true });
 
 const captures = ['jetstream-corpus/frames.bin', 'pds-capture/frames.bin',
   'pds-capture/error-frame-futurecursor/frames.bin'];
+// One server frame, length in its shortest form; b0 is FIN/RSV/opcode.
+const wsFrame = (b0, payload) => {
+  const n = payload.length;
+  const head = n < 126 ? Buffer.from([b0, n])
+    : n <= 0xffff ? Buffer.from([b0, 126, n >> 8, n & 0xff])
+    : Buffer.concat([Buffer.from([b0, 127, 0, 0, 0, 0]), Buffer.from([n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff])]);
+  return Buffer.concat([head, payload]);
+};
+// The websocket target's input: limit byte (7: 5 MiB), chunking byte, stream.
+const wsSeed = (limit, chunking, ...frames) =>
+  seed('websocket', Buffer.concat([Buffer.from([limit, chunking]), ...frames]));
+const hex = (h) => Buffer.from(h.replace(/ /g, ''), 'hex');
+for (const example of ['81 05 48 65 6c 6c 6f', '81 85 37 fa 21 3d 7f 9f 4d 51 58',
+  '01 03 48 65 6c 80 02 6c 6f', '89 05 48 65 6c 6c 6f', '8a 85 37 fa 21 3d 7f 9f 4d 51 58']) {
+  wsSeed(7, 0, hex(example));
+}
+wsSeed(7, 5, wsFrame(0x82, Buffer.alloc(256, 1)));
+wsSeed(6, 9, wsFrame(0x82, Buffer.alloc(65536, 2)));
+wsSeed(7, 3, wsFrame(0x88, Buffer.concat([hex('03e8'), Buffer.from('bye')])));
+wsSeed(7, 3, wsFrame(0x88, Buffer.alloc(0)));
+
 let index = 0;
+let wsBatch = [];
 for (const rel of captures) {
   for (const f of frames(rel)) {
     // Default options, and one of the 31 other option bytes in turn.
     seed('frame', Buffer.concat([Buffer.from([0]), f]));
     seed('frame', Buffer.concat([Buffer.from([1 + (index++ % 31)]), f]));
+    // Streams of a few small messages, every other one fragmented around a ping.
+    if (index % 2 === 0 && f.length < 2048) {
+      if (index % 4 === 0) {
+        const cut = f.length >> 1;
+        wsBatch.push(wsFrame(0x02, f.subarray(0, cut)), wsFrame(0x89, Buffer.from('p')),
+          wsFrame(0x80, f.subarray(cut)));
+      } else {
+        wsBatch.push(wsFrame(0x82, f));
+      }
+      if (wsBatch.length >= 7) {
+        wsSeed(index & 7, index & 0xff, ...wsBatch);
+        wsBatch = [];
+      }
+    }
     const [header, rest] = cbor(f);
     seed('cbor', f.subarray(0, f.length - rest.length));
     seed('cbor', rest);
@@ -119,5 +157,5 @@ for (const rel of cars) {
 const tsCars = read('atproto-ts/car-file-fixtures.json');
 if (tsCars) for (const c of JSON.parse(tsCars)) seed('car', Buffer.from(c.car, 'base64'));
 
-for (const t of ['frame', 'cbor', 'car']) counts[t] = readdirSync(join(out, t)).length;
+for (const t of ['frame', 'cbor', 'car', 'websocket']) counts[t] = readdirSync(join(out, t)).length;
 console.log(`seeds: ${JSON.stringify(counts)}${missing.length ? `; missing: ${missing.join(', ')}` : ''}`);

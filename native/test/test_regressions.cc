@@ -1,5 +1,5 @@
 // Replays every input a fuzz target once failed on. A file's name says which
-// target it belongs to: frame-*, cbor-* or car-*.
+// target it belongs to: frame-*, cbor-*, car-* or websocket-*.
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -28,6 +28,8 @@ TEST(fuzz_regressions) {
       why = fuzzcheck::check_cbor(p, in.size());
     } else if (name.rfind("car-", 0) == 0) {
       why = fuzzcheck::check_car(p, in.size());
+    } else if (name.rfind("websocket-", 0) == 0) {
+      why = fuzzcheck::check_websocket(p, in.size());
     } else {
       why = "no target for this name";
     }
