@@ -160,7 +160,22 @@ export class Ingester extends EventEmitter<IngesterEvents> {
     this.native = new addon.Ingester(nativeOptions(config), (e) => this.dispatch(e, settle));
   }
 
+  /**
+   * A listener that throws must not cost the other events their delivery
+   * (a lost 'drain' would pause the relay forever): its error is rethrown
+   * on the next tick, an uncaught exception as from any other callback.
+   */
   private dispatch(e: WriterEvent, settle: { resolve: (c: string | null) => void; reject: (e: FirehoseError) => void }): void {
+    try {
+      this.deliver(e, settle);
+    } catch (err) {
+      process.nextTick(() => {
+        throw err;
+      });
+    }
+  }
+
+  private deliver(e: WriterEvent, settle: { resolve: (c: string | null) => void; reject: (e: FirehoseError) => void }): void {
     switch (e.type) {
       case 'ready':
         settle.resolve(e.cursor);

@@ -91,38 +91,36 @@ test('push() after close() or after a fatal error throws ERR_CLOSED', async () =
 
 test('a listener that throws does not stop the others: drain and closed still arrive, the error is rethrown', async () => {
   const server = await redisServer();
-  const client = server.client();
-  const ing = ingester(server.url, { queueMaxBytes: 1 << 20, batchMaxBytes: 64 * 1024 });
-  const log = recordEvents(ing);
-  await ing.cursor();
-  const uncaught: unknown[] = [];
-  const onUncaught = (e: unknown) => uncaught.push(e);
-  process.on('uncaughtException', onUncaught);
-  try {
-    ing.on('batch', () => {
-      throw new Error('listener bug');
-    });
-    // Fill the queue past its bound while Redis is paused, so that a
-    // 'drain' must follow the batches whose listener throws.
-    await client.client('PAUSE', 500, 'WRITE');
-    const frames = syntheticStream(base, 3000, 1);
-    let refused = false;
-    let i = 0;
-    while (i < frames.length && !refused) refused = ing.push(frames[i++]!.bytes) === false;
-    assert.ok(refused, 'the queue filled up');
-    await until('drain', 10_000, () => log.some((e) => e.event === 'drain'));
-    for (; i < frames.length; i++) {
-      if (ing.push(frames[i]!.bytes) === false) await until('drain', 10_000, () => log.filter((e) => e.event === 'drain').length > 0);
+  // In a child process: node:test fails whatever test an uncaught exception happens in.
+  const script = `
+    import { createIngester } from ${JSON.stringify(fileURLToPath(new URL('../src/ingester.js', import.meta.url)))};
+    import { syntheticStream } from ${JSON.stringify(fileURLToPath(new URL('../bench/corpus.js', import.meta.url)))};
+    import { readFrames } from ${JSON.stringify(fileURLToPath(new URL('./support/fixtures.js', import.meta.url)))};
+    const base = readFrames('jetstream-corpus/frames.bin').map((f) => f.bytes);
+    let uncaught = 0, drains = 0, closedEvents = 0;
+    process.on('uncaughtException', (e) => { if (e.message === 'listener bug') uncaught++; else throw e; });
+    const ing = createIngester({ redisUrl: process.env.URL, dashboardStatus: false, queueMaxBytes: 1 << 20, batchMaxBytes: 64 * 1024 });
+    ing.on('batch', () => { throw new Error('listener bug'); });
+    ing.on('drain', () => drains++);
+    ing.on('closed', () => closedEvents++);
+    await ing.cursor();
+    let paused = 0;
+    for (const f of syntheticStream(base, 3000, 1)) {
+      if (ing.push(f.bytes) === false) { paused++; await new Promise((r) => ing.once('drain', r)); }
     }
-    const closed = await ing.close(10_000);
-    assert.equal(closed.flushed, true);
-    await until('closed event', 2000, () => log.some((e) => e.event === 'closed'));
-    assert.ok(uncaught.length >= 1, 'the listener error surfaced');
-    assert.ok(uncaught.every((e) => (e as Error).message === 'listener bug'));
-    await assertStreamHolds(client, Array.from({ length: 3000 }, (_, k) => k + 1));
-  } finally {
-    process.off('uncaughtException', onUncaught);
-  }
+    const res = await ing.close(10000);
+    await new Promise((r) => setTimeout(r, 50));
+    console.log(JSON.stringify({ uncaught, drains, paused, closedEvents, flushed: res.flushed }));
+  `;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, URL: server.url } });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  assert.ok(out.paused >= 1, 'the queue filled up at least once');
+  assert.equal(out.drains, out.paused, "every pause was followed by its 'drain'");
+  assert.equal(out.closedEvents, 1, "'closed' arrived");
+  assert.equal(out.flushed, true);
+  assert.ok(out.uncaught >= 1, 'the listener errors surfaced as uncaught exceptions');
+  await assertStreamHolds(server.client(), Array.from({ length: 3000 }, (_, k) => k + 1));
 });
 
 test('close(timeout) is honoured during a Redis backoff', async () => {
