@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "websocket.h"
 #include "writer.h"
 
 namespace fh {
@@ -285,6 +286,8 @@ class Ingester : public Napi::ObjectWrap<Ingester> {
   static void Init(Napi::Env env, Napi::Object exports) {
     exports.Set("Ingester", DefineClass(env, "Ingester",
                                         {InstanceMethod("push", &Ingester::Push),
+                                         InstanceMethod("openSocket", &Ingester::OpenSocket),
+                                         InstanceMethod("feed", &Ingester::Feed),
                                          InstanceMethod("close", &Ingester::Close),
                                          InstanceMethod("stats", &Ingester::Stats),
                                          InstanceMethod("switchCursorKey", &Ingester::SwitchCursorKey),
@@ -409,6 +412,100 @@ class Ingester : public Napi::ObjectWrap<Ingester> {
     return o;
   }
 
+  // A new relay connection: a parser of its own for its bytes.
+  Napi::Value OpenSocket(const Napi::CallbackInfo& info) {
+    if (!info[0].IsNumber()) throw MakeError(info.Env(), "ERR_INVALID_ARG", "openSocket(maxMessageBytes) takes a number");
+    parser_ = std::make_unique<WsParser>(size_t(info[0].As<Napi::Number>().Int64Value()));
+    return info.Env().Undefined();
+  }
+
+  // What one chunk of the socket held besides binary messages: rare, so
+  // copied out as plain values and turned into JavaScript afterwards.
+  struct Note {
+    std::string type, name, text;
+    uint16_t code = 0;
+  };
+
+  // The binary messages of a chunk go to the queue in one lock; those the
+  // parser had to assemble (across chunks, or fragmented) live only during
+  // its call, so they go at once.
+  struct FeedSink : WsSink {
+    Writer& writer;
+    FrameDecoder& control;
+    Span chunk;
+    std::vector<Span> spans;
+    std::vector<Note> notes;
+    bool room = true;
+    size_t messages = 0;
+    FeedSink(Writer& w, FrameDecoder& c, Span ch) : writer(w), control(c), chunk(ch) {}
+
+    void flush() {
+      if (spans.empty()) return;
+      room = writer.push_many(spans.data(), spans.size()) && room;
+      spans.clear();
+    }
+    void binary(Span m) override {
+      messages++;
+      if (m.p >= chunk.p && m.p + m.n <= chunk.p + chunk.n) {
+        spans.push_back(m);
+      } else {
+        flush();
+        room = writer.push(m) && room;
+      }
+      // The relay closes the socket right after an error frame: JavaScript
+      // needs its name now, not when the writer reaches it.
+      if (IsControlFrame(m)) {
+        const FrameResult& r = control.decode(m);
+        notes.push_back(Note{r.op == -1 ? "error-frame" : "info", std::string(r.error_name.view()),
+                             std::string(r.message.view()), 0});
+      }
+    }
+    void event(const WsEvent& e) override {
+      static const char* kinds[] = {"text", "ping", "pong", "close", "error"};
+      notes.push_back(Note{kinds[int(e.kind)], "", std::string(e.data.view()), e.code});
+    }
+  };
+
+  // feed(chunk): parses the socket's bytes and queues every binary message.
+  // true: keep reading; false: pause until 'drain'; an object when the
+  // chunk held anything else: {full, messages (binary ones), events: [...]}.
+  Napi::Value Feed(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray()) throw MakeError(env, "ERR_INVALID_ARG", "feed() takes a Buffer or Uint8Array");
+    if (!writer_ || closed_ || closing_ || failed_) {
+      throw MakeError(env, "ERR_CLOSED", failed_ ? "feed() after a fatal error: the writer has stopped"
+                                                 : "feed() after close(): the writer is closed");
+    }
+    if (!parser_) throw MakeError(env, "ERR_INVALID_ARG", "feed() before openSocket()");
+    auto a = info[0].As<Napi::Uint8Array>();
+    Span chunk(a.Data(), a.ByteLength());
+    FeedSink sink(*writer_, control_, chunk);
+    parser_->feed(chunk, sink);
+    sink.flush();
+    if (sink.notes.empty()) return Napi::Boolean::New(env, sink.room);
+    Napi::Array events = Napi::Array::New(env, sink.notes.size());
+    for (size_t i = 0; i < sink.notes.size(); i++) {
+      const Note& n = sink.notes[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("type", n.type);
+      if (n.type == "error-frame" || n.type == "info") {
+        o.Set("name", n.name);
+        o.Set("message", n.text.empty() ? env.Null() : Napi::Value(Napi::String::New(env, n.text)));
+      } else if (n.type == "ping" || n.type == "pong") {
+        o.Set("data", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(n.text.data()), n.text.size()));
+      } else if (n.type == "close" || n.type == "error") {
+        o.Set("code", n.code);
+        o.Set(n.type == "close" ? "reason" : "message", n.text);
+      }
+      events.Set(uint32_t(i), o);
+    }
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("full", !sink.room);
+    o.Set("messages", double(sink.messages));
+    o.Set("events", events);
+    return o;
+  }
+
   Napi::Value Close(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto deferred = Napi::Promise::Deferred::New(env);
@@ -447,6 +544,7 @@ class Ingester : public Napi::ObjectWrap<Ingester> {
   std::unique_ptr<Writer> writer_;
   Tsfn tsfn_;
   FrameDecoder control_;  // main thread only
+  std::unique_ptr<WsParser> parser_;  // the current relay connection's
 
   std::mutex mu_;
   std::vector<WriterEvent> pending_;

@@ -11,6 +11,7 @@ import {
   addon,
   type BatchReport,
   type ControlFrame,
+  type FeedEvent,
   type GroupState,
   type NativeIngester,
   type NativeIngesterOptions,
@@ -18,7 +19,7 @@ import {
   type WriterEvent,
 } from './native.js';
 
-export type { BatchReport, ControlFrame, FrameCounts, GroupState, QueueStats } from './native.js';
+export type { BatchReport, ControlFrame, FeedEvent, FrameCounts, GroupState, QueueStats } from './native.js';
 
 /** Everything an ingester needs; createIngester() defaults what is not given, as the service does. */
 export type IngesterOptions = Pick<
@@ -234,6 +235,20 @@ export class Ingester extends EventEmitter<IngesterEvents> {
    */
   push(frame: Uint8Array): boolean | ControlFrame {
     return this.native.push(frame);
+  }
+
+  /** A new relay connection begins: its WebSocket frames are parsed natively by feed(). */
+  openSocket(maxMessageBytes: number): void {
+    this.native.openSocket(maxMessageBytes);
+  }
+
+  /**
+   * Raw bytes of the relay's upgraded socket: every binary message in them
+   * is queued. true: keep reading; false: pause until 'drain'; an object
+   * when they held anything else (ping, close, an error frame, ...).
+   */
+  feed(chunk: Uint8Array): boolean | { full: boolean; messages: number; events: FeedEvent[] } {
+    return this.native.feed(chunk);
   }
 
   /** Writes what is queued under the current cursor key, then moves to `key`; resolves with its cursor. */

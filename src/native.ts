@@ -208,6 +208,14 @@ export interface ControlFrame {
   full: boolean;
 }
 
+/** What feed() reports besides binary messages (rare on a firehose). */
+export type FeedEvent =
+  | { type: 'ping' | 'pong'; data: Buffer }
+  | { type: 'close'; code: number; reason: string }
+  | { type: 'error'; code: number; message: string }
+  | { type: 'text' }
+  | { type: 'error-frame' | 'info'; name: string; message: string | null };
+
 export interface QueueStats {
   queueBytes: number;
   queueFrames: number;
@@ -220,6 +228,14 @@ export interface NativeIngester {
    * are also decoded at once and described.
    */
   push(frame: Uint8Array): boolean | ControlFrame;
+  /** Starts a new relay connection: a WebSocket frame parser of its own. */
+  openSocket(maxMessageBytes: number): void;
+  /**
+   * Parses raw bytes of the upgraded socket and queues every binary
+   * message. true: keep reading; false: pause until 'drain'; otherwise what
+   * else the bytes held, and whether to pause.
+   */
+  feed(chunk: Uint8Array): boolean | { full: boolean; messages: number; events: FeedEvent[] };
   /** Writes what is queued, then stops, giving up after timeoutMs. */
   close(timeoutMs: number): Promise<{ flushed: boolean; pendingFrames: number }>;
   stats(): QueueStats;

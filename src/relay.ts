@@ -1,13 +1,19 @@
 /**
  * The relay connection: one WebSocket to subscribeRepos at a time, resumed
  * from the durable cursor, kept alive with pings, dropped when it stalls,
- * paused when the writer's queue is full, and reconnected with backoff
+ * paused when the writer cannot take more, and reconnected with backoff
  * (falling back to other relays when one keeps failing).
+ *
+ * TypeScript does the handshake, pings, close and timing (relay-socket.ts);
+ * the socket's bytes go to the addon in whole chunks, which parses the
+ * WebSocket framing and queues every message without a JavaScript value
+ * per message. Only what is not a binary message comes back here.
  */
 import { EventEmitter } from 'node:events';
-import WebSocket from 'ws';
+import type { Socket } from 'node:net';
 import { Backoff } from './backoff.js';
-import type { ControlFrame } from './native.js';
+import type { FeedEvent } from './native.js';
+import { openRelaySocket, type RelaySocket } from './relay-socket.js';
 
 export type ReconnectReason =
   | 'closed'
@@ -33,11 +39,13 @@ export interface RelayOptions {
 export interface RelayHandlers {
   /**
    * The cursor to resume relay `index` from. It must cover every frame
-   * pushed so far, so the service waits for the queue to be written first.
+   * queued so far, so the service waits for the queue to be written first.
    */
   resumeCursor(index: number): Promise<string | null>;
-  /** Hands a message on; false means pause until resume(). */
-  push(frame: Buffer): boolean | ControlFrame;
+  /** A new connection: its frames start. */
+  openSocket(maxMessageBytes: number): void;
+  /** Raw socket bytes; false or `full`: pause until resume(). */
+  feed(chunk: Buffer): boolean | { full: boolean; messages: number; events: FeedEvent[] };
 }
 
 export interface RelayEvents {
@@ -53,10 +61,20 @@ export interface RelayEvents {
 }
 
 const SUBSCRIBE_PATH = '/xrpc/com.atproto.sync.subscribeRepos';
+/** After our close frame, how long the relay gets to close the socket itself. */
+const CLOSE_GRACE_MS = 2000;
+
+/** One connection attempt and, once upgraded, its socket. */
+interface Conn {
+  rs?: RelaySocket;
+  abort: AbortController;
+  closed: Promise<void>;
+  done: () => void;
+}
 
 export class RelayClient extends EventEmitter<RelayEvents> {
   private readonly backoff: Backoff;
-  private ws: WebSocket | undefined;
+  private conn: Conn | undefined;
   private index = 0;
   private failures = 0;
   private stopped = false;
@@ -71,9 +89,8 @@ export class RelayClient extends EventEmitter<RelayEvents> {
   private reconnectOnResume = false;
   private awaitingPong = false;
   private restartNow = false;
-  private closedPromise: Promise<void> = Promise.resolve();
 
-  /** Date.now() of the last message, on whichever connection. */
+  /** Date.now() of the last bytes, on whichever connection. */
   private lastMessageAt = Date.now();
   /** When reading last resumed after a pause of ours: silence before it is not the relay's. */
   private resumedAt = 0;
@@ -85,7 +102,7 @@ export class RelayClient extends EventEmitter<RelayEvents> {
   get url(): string {
     return this.opts.urls[this.index]!;
   }
-  /** True while reading is paused because the writer's queue is full. */
+  /** True while reading is paused because the writer cannot take more. */
   get paused(): boolean {
     return this.pausedByWriter;
   }
@@ -123,10 +140,10 @@ export class RelayClient extends EventEmitter<RelayEvents> {
       void this.connect();
       return;
     }
-    if (this.pausedByWriter && this.ws) {
+    if (this.pausedByWriter && this.conn?.rs) {
       this.pausedByWriter = false;
       this.resumedAt = Date.now();
-      this.ws.resume();
+      this.conn.rs.socket.resume();
     }
   }
 
@@ -135,84 +152,110 @@ export class RelayClient extends EventEmitter<RelayEvents> {
     if (this.stopped) return;
     this.reconnectOnResume = false;
     clearTimeout(this.reconnectTimer);
-    const ws = this.ws;
-    if (!ws) {
+    const conn = this.conn;
+    if (!conn?.rs) {
+      conn?.abort.abort();
       void this.connect();
       return;
     }
     this.endReason ??= { reason: 'resync', detail: reason };
     this.restartNow = true;
-    ws.terminate();
+    conn.rs.socket.destroy();
   }
 
   /** Stops reading and reconnecting; resolves once the socket is closed. */
   stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
-    if (this.ws && this.ws.readyState !== WebSocket.CLOSED) {
-      // Nothing read after this point reaches the writer.
-      this.ws.pause();
-      this.ws.close(1000, 'shutting down');
-      const ws = this.ws;
-      const forced = setTimeout(() => ws.terminate(), 2000);
-      return this.closedPromise.finally(() => clearTimeout(forced));
+    const conn = this.conn;
+    // Not connected yet: the attempt sees `stopped` and gives up by itself.
+    if (!conn?.rs) {
+      conn?.abort.abort();
+      return Promise.resolve();
     }
-    return Promise.resolve();
+    const rs = conn.rs;
+    if (!rs.socket.destroyed) {
+      // Nothing read after this point reaches the writer.
+      rs.socket.pause();
+      rs.socket.removeAllListeners('data');
+      this.sendClose(rs, 1000, 'shutting down');
+    }
+    return conn.closed;
+  }
+
+  /** Our close frame, then the socket ends: at once if the relay agrees, by force after a grace period. */
+  private sendClose(rs: RelaySocket, code: number | undefined, reason = ''): void {
+    try {
+      rs.close(code, reason);
+    } catch {
+      // A code the protocol does not let a client send: close without one.
+      rs.close();
+    }
+    rs.socket.end();
+    const forced = setTimeout(() => rs.socket.destroy(), CLOSE_GRACE_MS);
+    rs.socket.once('close', () => clearTimeout(forced));
   }
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
+    let done!: () => void;
+    const conn: Conn = { abort: new AbortController(), closed: new Promise((r) => (done = r)), done };
+    this.conn = conn;
     let cursor: string | null;
     try {
       cursor = await this.handlers.resumeCursor(this.index);
     } catch {
+      conn.done();
       return; // the writer has stopped: the service is shutting down
     }
-    if (this.stopped) return;
+    if (this.stopped || this.conn !== conn) {
+      conn.done();
+      return;
+    }
     const base = this.url;
     const url = base + SUBSCRIBE_PATH + (cursor !== null ? `?cursor=${encodeURIComponent(cursor)}` : '');
     this.emit('connecting', base, cursor);
     this.endReason = undefined;
-    const ws = new WebSocket(url, {
-      perMessageDeflate: false,
-      // Above the protocol limit: an oversized message reaches the decoder,
-      // which rejects it alone, instead of killing the connection forever.
-      maxPayload: Math.max(4 * this.opts.maxMessageBytes, 32 << 20),
-      handshakeTimeout: Math.min(this.opts.stallTimeoutMs, 30_000),
-    });
-    ws.binaryType = 'nodebuffer';
-    this.ws = ws;
     this.pausedByWriter = false;
-    this.closedPromise = new Promise((resolve) => ws.once('close', () => resolve()));
-
-    ws.on('open', () => {
-      this.connected = true;
-      this.openedAt = Date.now();
-      this.delivered = false;
-      this.awaitingPong = false;
-      this.startTimers(ws);
-      this.emit('open', base, cursor);
-    });
-    ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(ws, data, isBinary));
-    // A pong proves the connection, not the stream: only messages count as data.
-    ws.on('pong', () => {
-      this.awaitingPong = false;
-    });
-    ws.on('unexpected-response', (_req, res) => {
-      this.end(ws, 'error', `relay answered HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trim());
-      ws.terminate();
-    });
-    ws.on('error', (err) => this.end(ws, 'error', err.message));
-    ws.on('close', (code, reason) => this.onClose(ws, code, reason.toString()));
-  }
-
-  private onMessage(ws: WebSocket, data: Buffer, isBinary: boolean): void {
-    this.lastMessageAt = Date.now();
-    if (!isBinary) {
-      this.emit('text-message');
+    let rs: RelaySocket;
+    try {
+      rs = await openRelaySocket(url, { handshakeTimeoutMs: Math.min(this.opts.stallTimeoutMs, 30_000), signal: conn.abort.signal });
+    } catch (err) {
+      if (this.conn !== conn || this.stopped) {
+        conn.done();
+        return;
+      }
+      this.end(conn, 'error', (err as Error).message);
+      this.onClose(conn);
       return;
     }
-    const r = this.handlers.push(data);
+    if (this.conn !== conn || this.stopped) {
+      rs.socket.destroy();
+      conn.done();
+      return;
+    }
+    conn.rs = rs;
+    const socket = rs.socket as Socket;
+    socket.on('error', (err) => this.end(conn, 'error', err.message));
+    socket.on('close', () => this.onClose(conn));
+    this.handlers.openSocket(Math.max(4 * this.opts.maxMessageBytes, 32 << 20));
+    this.connected = true;
+    this.openedAt = Date.now();
+    this.delivered = false;
+    this.awaitingPong = false;
+    this.startTimers(conn);
+    this.emit('open', base, cursor);
+    if (rs.head.length) this.onData(conn, rs.head);
+    socket.on('data', (chunk: Buffer) => this.onData(conn, chunk));
+  }
+
+  private onData(conn: Conn, chunk: Buffer): void {
+    const r = this.handlers.feed(chunk);
+    // Pings and pongs prove the connection, not the stream: only messages
+    // (or parts of one) count against the stall timeout.
+    if (typeof r === 'boolean' || r.messages > 0 || r.events.some((e) => e.type !== 'ping' && e.type !== 'pong')) {
+      this.lastMessageAt = Date.now();
+    }
     if (typeof r === 'boolean') {
       // Events flowing: this relay works, whatever happens to the socket later.
       if (!this.delivered) {
@@ -220,50 +263,78 @@ export class RelayClient extends EventEmitter<RelayEvents> {
         this.backoff.reset();
         this.failures = 0;
       }
-      if (!r) this.pause(ws);
+      if (!r) this.pause(conn);
       return;
     }
-    if (r.full) this.pause(ws);
-    if (r.frame === '#info') {
-      this.emit('info', r.name, r.message);
-      return;
-    }
-    this.emit('error-frame', r.name, r.message);
-    // The relay closes after an error frame; remember why for the backoff.
-    const reason: ReconnectReason =
-      r.name === 'FutureCursor' ? 'future-cursor' : r.name === 'ConsumerTooSlow' ? 'consumer-too-slow' : 'error-frame';
-    this.end(ws, reason, r.message ?? r.name);
-    if (reason === 'consumer-too-slow') ws.close(1000);
+    if (r.full) this.pause(conn);
+    for (const e of r.events) this.onEvent(conn, e);
   }
 
-  private pause(ws: WebSocket): void {
+  private onEvent(conn: Conn, e: FeedEvent): void {
+    const rs = conn.rs!;
+    switch (e.type) {
+      case 'ping':
+        rs.pong(e.data);
+        break;
+      case 'pong':
+        // A pong proves the connection, not the stream: only data counts.
+        this.awaitingPong = false;
+        break;
+      case 'text':
+        this.emit('text-message');
+        break;
+      case 'close':
+        this.end(conn, 'closed', `relay closed the connection (${e.code}${e.reason ? ` ${e.reason}` : ''})`);
+        this.sendClose(rs, e.code === 1005 ? undefined : e.code);
+        break;
+      case 'error':
+        this.end(conn, 'error', `relay broke the WebSocket protocol: ${e.message}`);
+        this.sendClose(rs, e.code);
+        break;
+      case 'info':
+        this.emit('info', e.name, e.message);
+        break;
+      case 'error-frame': {
+        this.emit('error-frame', e.name, e.message);
+        // The relay closes after an error frame; remember why for the backoff.
+        const reason: ReconnectReason =
+          e.name === 'FutureCursor' ? 'future-cursor' : e.name === 'ConsumerTooSlow' ? 'consumer-too-slow' : 'error-frame';
+        this.end(conn, reason, e.message ?? e.name);
+        if (reason === 'consumer-too-slow') this.sendClose(rs, 1000);
+        break;
+      }
+    }
+  }
+
+  private pause(conn: Conn): void {
     if (!this.pausedByWriter) {
       this.pausedByWriter = true;
-      ws.pause();
+      conn.rs?.socket.pause();
     }
   }
 
-  private startTimers(ws: WebSocket): void {
+  private startTimers(conn: Conn): void {
     this.clearTimers();
+    const rs = conn.rs!;
     this.timers.push(
       setInterval(() => {
         // While we hold the socket paused, silence is ours, not the relay's.
         if (this.pausedByWriter) return;
         if (this.awaitingPong) {
-          this.end(ws, 'ping-timeout', `no pong within ${this.opts.pingIntervalMs} ms`);
-          ws.terminate();
+          this.end(conn, 'ping-timeout', `no pong within ${this.opts.pingIntervalMs} ms`);
+          rs.socket.destroy();
           return;
         }
         this.awaitingPong = true;
-        ws.ping();
+        rs.ping();
       }, this.opts.pingIntervalMs),
       setInterval(() => {
         if (this.pausedByWriter) return;
         // A new connection gets the whole timeout to start talking.
         const silent = Date.now() - Math.max(this.lastMessageAt, this.resumedAt, this.openedAt);
         if (silent >= this.opts.stallTimeoutMs) {
-          this.end(ws, 'stall', `no data for ${silent} ms`);
-          ws.terminate();
+          this.end(conn, 'stall', `no data for ${silent} ms`);
+          rs.socket.destroy();
         }
       }, Math.min(1000, this.opts.stallTimeoutMs / 4)),
     );
@@ -275,17 +346,18 @@ export class RelayClient extends EventEmitter<RelayEvents> {
   }
 
   /** Records the first reason a connection ended; later ones are consequences. */
-  private end(ws: WebSocket, reason: ReconnectReason, detail: string): void {
-    if (ws === this.ws && !this.endReason) this.endReason = { reason, detail };
+  private end(conn: Conn, reason: ReconnectReason, detail: string): void {
+    if (conn === this.conn && !this.endReason) this.endReason = { reason, detail };
   }
 
-  private onClose(ws: WebSocket, code: number, text: string): void {
-    if (ws !== this.ws) return;
+  private onClose(conn: Conn): void {
+    conn.done();
+    if (conn !== this.conn) return;
     this.clearTimers();
     this.connected = false;
-    this.ws = undefined;
+    this.conn = undefined;
     if (this.stopped) return;
-    const end = this.endReason ?? { reason: 'closed' as const, detail: `relay closed the connection (${code}${text ? ` ${text}` : ''})` };
+    const end = this.endReason ?? { reason: 'closed' as const, detail: 'relay closed the connection' };
     this.openedAt = 0;
     if (!this.delivered) this.failures++;
     if (this.restartNow) {

@@ -86,7 +86,8 @@ export class Service {
       },
       {
         resumeCursor: (index) => this.resumeCursor(index),
-        push: (frame) => this.ingester.push(frame),
+        openSocket: (max) => this.ingester.openSocket(max),
+        feed: (chunk) => this.ingester.feed(chunk),
       },
     );
     this.wireIngester();

@@ -73,26 +73,32 @@ void FrameQueue::unref(QueueChunk* c) {
   }
 }
 
-bool FrameQueue::push(Span frame, Clock::time_point now) {
+bool FrameQueue::append_locked(Span frame, Clock::time_point now) {
+  QueueChunk* c = chunk_for(frame.n ? frame.n : 1);
+  uint8_t* dst = c->mem.get() + c->used;
+  if (frame.n) std::memcpy(dst, frame.p, frame.n);
+  c->used += frame.n;
+  c->live++;
+  bool was_empty = q_.empty();
+  q_.push_back(QueuedFrame{dst, uint32_t(frame.n), now, c});
+  bytes_.store(bytes_.load(std::memory_order_relaxed) + frame.n, std::memory_order_relaxed);
+  return was_empty;
+}
+
+bool FrameQueue::push(Span frame, Clock::time_point now) { return push_many(&frame, 1, now); }
+
+bool FrameQueue::push_many(const Span* frames, size_t n, Clock::time_point now) {
   bool go_on;
-  bool notify;
+  bool notify = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (discard_) {
       refused_ = true;
       return false;
     }
-    QueueChunk* c = chunk_for(frame.n ? frame.n : 1);
-    uint8_t* dst = c->mem.get() + c->used;
-    if (frame.n) std::memcpy(dst, frame.p, frame.n);
-    c->used += frame.n;
-    c->live++;
-    notify = q_.empty();
-    q_.push_back(QueuedFrame{dst, uint32_t(frame.n), now, c});
-    size_t b = bytes_.load(std::memory_order_relaxed) + frame.n;
-    bytes_.store(b, std::memory_order_relaxed);
+    for (size_t i = 0; i < n; i++) notify = append_locked(frames[i], now) || notify;
     count_.store(q_.size(), std::memory_order_relaxed);
-    go_on = b <= high_ && gate_open_;
+    go_on = bytes_.load(std::memory_order_relaxed) <= high_ && gate_open_;
     if (!go_on) refused_ = true;
   }
   // The writer only sleeps on an empty queue: only the first frame needs

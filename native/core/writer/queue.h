@@ -47,6 +47,8 @@ class FrameQueue {
   // the producer should pause: over the high-water mark, gate closed, or
   // discarding. Never drops a frame it was not told to.
   bool push(Span frame, Clock::time_point now);
+  // The same for several frames, under one lock.
+  bool push_many(const Span* frames, size_t n, Clock::time_point now);
 
   // Moves up to one batch into out without waiting; 0 when empty. The
   // frames stay valid until release().
@@ -73,6 +75,8 @@ class FrameQueue {
 
  private:
   QueueChunk* chunk_for(size_t n);
+  // Called with mu_ held: copies one frame in; true when the queue was empty.
+  bool append_locked(Span frame, Clock::time_point now);
   void unref(QueueChunk* c);
   void check_drained();
 

@@ -34,6 +34,7 @@ class Writer {
   // From the owner's thread: copies the frame into the queue. false: pause
   // until Drain (queue full, consumers behind, or frames being dropped).
   bool push(Span frame) { return queue_.push(frame, Clock::now()); }
+  bool push_many(const Span* frames, size_t n) { return queue_.push_many(frames, n, Clock::now()); }
   // Writes everything queued, then stops; gives up after timeout. Returns
   // at once; Closed reports the outcome.
   void close(std::chrono::milliseconds timeout);
