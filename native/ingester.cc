@@ -341,6 +341,11 @@ class Ingester : public Napi::ObjectWrap<Ingester> {
       Napi::HandleScope scope(env);
       if (e.type == WriterEvent::Type::Fatal) failed_ = true;
       if (e.type == WriterEvent::Type::Closed) {
+        // Frames pushed after the writer stopped, before JavaScript knew:
+        // not written either.
+        size_t late = writer_ ? writer_->queue_frames() - e.queued : 0;
+        e.pending += late;
+        e.flushed = e.flushed && late == 0;
         closed_ = true;
         close_result_ = Napi::Persistent(EventToJs(env, e).As<Napi::Object>());
         for (Napi::Promise::Deferred& d : close_waiters_) d.Resolve(close_result_.Value());

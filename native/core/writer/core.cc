@@ -104,10 +104,10 @@ void WriterCore::run() {
   }
   size_t pending = pending_frames();
   conn_->disconnect();
-  queue_.set_discard(true);
   WriterEvent closed;
   closed.type = WriterEvent::Type::Closed;
   closed.pending = pending;
+  closed.queued = queue_.frames();
   closed.flushed = out != Outcome::Fatal && pending == 0;
   emit(std::move(closed));
 }

@@ -92,6 +92,7 @@ struct WriterEvent {
   int64_t retry_ms = 0;
   bool flushed = false;
   size_t pending = 0;
+  size_t queued = 0;  // Closed: of pending, those in the queue (which keeps taking pushes)
   bool active = false;
   std::string holder;
   std::string previous;
