@@ -1,14 +1,18 @@
-// The decoding core exposed to JavaScript: frames (for the `decode` command,
-// tests and benchmarks), single DAG-CBOR values and CAR files (for tests and
-// tools). The service itself decodes on the writer thread.
+// The decoding core exposed to JavaScript: frames and whole captures (for
+// the `decode` command, tests and benchmarks), single DAG-CBOR values and
+// CAR files (for tests and tools). The service itself decodes on the writer
+// thread.
 #include "addon.h"
 
 #include <chrono>
+#include <cstring>
 
+#include "capture.h"
 #include "car.h"
 #include "cid.h"
 #include "dagjson.h"
 #include "encoding.h"
+#include "line_writer.h"
 
 namespace fh {
 
@@ -33,7 +37,8 @@ class Decoder : public Napi::ObjectWrap<Decoder> {
   static void Init(Napi::Env env, Napi::Object exports) {
     exports.Set("Decoder", DefineClass(env, "Decoder",
                                        {InstanceMethod("decode", &Decoder::Decode),
-                                        InstanceMethod("decodeCapture", &Decoder::DecodeCapture)}));
+                                        InstanceMethod("decodeCapture", &Decoder::DecodeCapture),
+                                        InstanceMethod("printCapture", &Decoder::PrintCapture)}));
   }
 
   explicit Decoder(const Napi::CallbackInfo& info)
@@ -87,6 +92,63 @@ class Decoder : public Napi::ObjectWrap<Decoder> {
     o.Set("entries", entries);
     o.Set("invalid", invalid);
     o.Set("nanoseconds", ns);
+    return o;
+  }
+
+  // printCapture(source, outFd, errFd, all): the `decode` command's lines
+  // for a whole capture, written to the two descriptors with no JavaScript
+  // value per message. source is an open regular file's descriptor (mapped)
+  // or the capture's bytes. Returns the summary's counts, where the capture
+  // ended, and what failed: mapping the file or writing the lines.
+  Napi::Value PrintCapture(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!(info[0].IsNumber() || info[0].IsTypedArray()) || !info[1].IsNumber() || !info[2].IsNumber()) {
+      throw MakeError(env, "ERR_INVALID_ARG",
+                      "printCapture() takes a descriptor or bytes, then two descriptors");
+    }
+    Napi::Object o = Napi::Object::New(env);
+    MappedFile file;
+    Span capture;
+    if (info[0].IsNumber()) {
+      // A file that cannot be mapped is reported, and walked as empty.
+      std::string why;
+      if (!file.map(info[0].As<Napi::Number>().Int32Value(), why)) o.Set("readError", why);
+      capture = file.bytes();
+    } else {
+      auto a = info[0].As<Napi::Uint8Array>();
+      capture = Span(a.Data(), a.ByteLength());
+    }
+    LineWriter lines(info[1].As<Napi::Number>().Int32Value(), info[2].As<Napi::Number>().Int32Value(),
+                     info[3].ToBoolean().Value());
+    CaptureWalker walker(capture);
+    CapturedMessage m;
+    bool written = true;
+    while (written && walker.next(m)) written = lines.add(m, decoder_.decode(m.bytes));
+    if (written) written = lines.finish();
+    if (!written) o.Set("writeError", std::strerror(lines.error()));
+
+    const DecodeTally& t = lines.tally();
+    o.Set("frames", double(t.frames));
+    o.Set("entries", double(t.entries));
+    o.Set("silent", double(t.silent));
+    o.Set("failed", double(t.failed));
+    o.Set("opsSkipped", double(t.ops_skipped));
+    Napi::Array types = Napi::Array::New(env, t.types.size());
+    for (size_t i = 0; i < t.types.size(); i++) {
+      Napi::Array pair = Napi::Array::New(env, 2);
+      pair.Set(0u, entry_type_name(t.types[i].first));
+      pair.Set(1u, double(t.types[i].second));
+      types.Set(uint32_t(i), pair);
+    }
+    o.Set("types", types);
+    const CaptureEnd& e = walker.end();
+    Napi::Object end = Napi::Object::New(env);
+    end.Set("kind", capture_end_name(e.kind));
+    end.Set("frame", double(e.frame));
+    end.Set("offset", double(e.offset));
+    end.Set("length", double(e.length));
+    end.Set("remain", double(e.remain));
+    o.Set("end", end);
     return o;
   }
 
