@@ -4,8 +4,9 @@
  *              the lines itself;
  *   reference  `decode --reference <capture>`: the TypeScript reference
  *              decoder (cborg, @ipld/car) and the TypeScript formatting;
- * and, for where the floor is, the decoder core alone inside this process
- * (decodeCapture: no output, no process start).
+ * and, for comparison, the decoder core alone on one thread inside this
+ * process (decodeCapture: no output, no process start; the command decodes
+ * on one thread per core).
  *
  * The capture is the real fixture frames (Jetstream relay frames and the
  * official PDS's firehose) cycled with fresh seq numbers (bench/corpus.ts)
@@ -111,13 +112,13 @@ function measure(name: string, args: string[], runs: number, captureBytes: numbe
   return result;
 }
 
-/** The decoder core alone over the same capture, inside this process. */
+/** The decoder core alone, on one thread, over the same capture, inside this process. */
 function measureCore(file: string): void {
   const capture = fs.readFileSync(file);
   const r = createDecoder().decodeCapture(capture, 1);
   console.log(
     `${'core'.padEnd(10)} ${(r.bytes / MB / (r.nanoseconds / 1e9)).toFixed(1).padStart(8)} MB/s   ` +
-      `(decodeCapture in this process: no output, no start-up; the floor)`,
+      `(decodeCapture on one thread in this process: no output, no start-up)`,
   );
 }
 

@@ -8,11 +8,11 @@
 #include <cstring>
 
 #include "capture.h"
+#include "capture_printer.h"
 #include "car.h"
 #include "cid.h"
 #include "dagjson.h"
 #include "encoding.h"
-#include "line_writer.h"
 
 namespace fh {
 
@@ -96,10 +96,11 @@ class Decoder : public Napi::ObjectWrap<Decoder> {
   }
 
   // printCapture(source, outFd, errFd, all): the `decode` command's lines
-  // for a whole capture, written to the two descriptors with no JavaScript
-  // value per message. source is an open regular file's descriptor (mapped)
-  // or the capture's bytes. Returns the summary's counts, where the capture
-  // ended, and what failed: mapping the file or writing the lines.
+  // for a whole capture, decoded on one thread per core and written to the
+  // two descriptors in order, with no JavaScript value per message. source
+  // is an open regular file's descriptor (mapped) or the capture's bytes.
+  // Returns the summary's counts, where the capture ended, and what failed:
+  // mapping the file or writing the lines.
   Napi::Value PrintCapture(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!(info[0].IsNumber() || info[0].IsTypedArray()) || !info[1].IsNumber() || !info[2].IsNumber()) {
@@ -118,16 +119,14 @@ class Decoder : public Napi::ObjectWrap<Decoder> {
       auto a = info[0].As<Napi::Uint8Array>();
       capture = Span(a.Data(), a.ByteLength());
     }
-    LineWriter lines(info[1].As<Napi::Number>().Int32Value(), info[2].As<Napi::Number>().Int32Value(),
-                     info[3].ToBoolean().Value());
-    CaptureWalker walker(capture);
-    CapturedMessage m;
-    bool written = true;
-    while (written && walker.next(m)) written = lines.add(m, decoder_.decode(m.bytes));
-    if (written) written = lines.finish();
-    if (!written) o.Set("writeError", std::strerror(lines.error()));
+    PrintOptions opts;
+    opts.out_fd = info[1].As<Napi::Number>().Int32Value();
+    opts.err_fd = info[2].As<Napi::Number>().Int32Value();
+    opts.all = info[3].ToBoolean().Value();
+    PrintResult r = print_capture(capture, decoder_.options(), opts);
+    if (r.write_error) o.Set("writeError", std::strerror(r.write_error));
 
-    const DecodeTally& t = lines.tally();
+    const DecodeTally& t = r.tally;
     o.Set("frames", double(t.frames));
     o.Set("entries", double(t.entries));
     o.Set("silent", double(t.silent));
@@ -141,7 +140,7 @@ class Decoder : public Napi::ObjectWrap<Decoder> {
       types.Set(uint32_t(i), pair);
     }
     o.Set("types", types);
-    const CaptureEnd& e = walker.end();
+    const CaptureEnd& e = r.end;
     Napi::Object end = Napi::Object::New(env);
     end.Set("kind", capture_end_name(e.kind));
     end.Set("frame", double(e.frame));

@@ -11,10 +11,6 @@ namespace fh {
 
 namespace {
 
-// Big enough that write(2) calls cost nothing per line, small enough to
-// stay in cache between being built and being written.
-constexpr size_t kFlushBytes = 1u << 20;
-
 // JavaScript prints the seq as a Number (a double), so the native text must
 // be that double's text too.
 void seq_text(Buffer& b, const FrameResult& r, std::string_view none) {
@@ -27,39 +23,53 @@ void seq_text(Buffer& b, const FrameResult& r, std::string_view none) {
 
 }  // namespace
 
-bool FdWriter::flush() {
-  const uint8_t* p = buf_.data();
-  size_t n = buf_.size();
-  while (n > 0 && error_ == 0) {
-    ssize_t w = ::write(fd_, p, n);
+int write_all(int fd, Span bytes) {
+  const uint8_t* p = bytes.p;
+  size_t n = bytes.n;
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
     if (w >= 0) {
       p += w;
       n -= size_t(w);
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      pollfd pfd{fd_, POLLOUT, 0};
+      pollfd pfd{fd, POLLOUT, 0};
       poll(&pfd, 1, -1);
     } else if (errno != EINTR) {
-      error_ = errno;
+      return errno;
     }
   }
-  buf_.clear();
-  return error_ == 0;
+  return 0;
 }
 
-void LineWriter::count_entry(EntryType t) {
-  tally_.entries++;
-  for (auto& [type, n] : tally_.types) {
+void DecodeTally::count_entry(EntryType t, size_t n) {
+  entries += n;
+  for (auto& [type, count] : types) {
     if (type == t) {
-      n++;
+      count += n;
       return;
     }
   }
-  tally_.types.emplace_back(t, 1);
+  types.emplace_back(t, n);
 }
 
-bool LineWriter::add(const CapturedMessage& m, const FrameResult& r) {
-  Buffer& out = out_.buf();
-  Buffer& err = err_.buf();
+void DecodeTally::add(const DecodeTally& later) {
+  frames += later.frames;
+  silent += later.silent;
+  failed += later.failed;
+  ops_skipped += later.ops_skipped;
+  // A type new to this tally first appeared where `later` first saw it.
+  for (const auto& [type, n] : later.types) count_entry(type, n);
+}
+
+void LineWriter::clear() {
+  out_.clear();
+  err_.clear();
+  tally_ = DecodeTally();
+}
+
+void LineWriter::add(const CapturedMessage& m, const FrameResult& r) {
+  Buffer& out = out_;
+  Buffer& err = err_;
   tally_.frames++;
   if (r.kind == FrameKind::Invalid) {
     tally_.failed++;
@@ -97,7 +107,7 @@ bool LineWriter::add(const CapturedMessage& m, const FrameResult& r) {
       err.push('\n');
     }
     if (r.kind == FrameKind::Entry) {
-      count_entry(r.entry);
+      tally_.count_entry(r.entry);
       out.append("{\"type\":\"");
       out.append(std::string_view(entry_type_name(r.entry)));
       out.append("\",\"seq\":");
@@ -133,14 +143,6 @@ bool LineWriter::add(const CapturedMessage& m, const FrameResult& r) {
       }
     }
   }
-  if (out.size() < kFlushBytes && err.size() < kFlushBytes) return true;
-  return finish();
-}
-
-bool LineWriter::finish() {
-  // Both streams advance together, so a terminal shows each frame's
-  // problems near its lines.
-  return out_.flush() && err_.flush();
 }
 
 }  // namespace fh

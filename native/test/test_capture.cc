@@ -1,10 +1,12 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 
 #include "capture.h"
+#include "capture_printer.h"
 #include "check.h"
 #include "frame.h"
 #include "line_writer.h"
@@ -127,57 +129,139 @@ TEST(capture_truncated_keeps_complete_messages) {
   }
 }
 
+namespace {
+
+std::string read_all(std::FILE* f) {
+  std::rewind(f);
+  std::string s;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
+  std::fclose(f);
+  return s;
+}
+
+}  // namespace
+
 TEST(line_writer_lines) {
-  std::FILE* out = std::tmpfile();
-  std::FILE* err = std::tmpfile();
-  if (!CHECK(out && err)) return;
   fh::FrameDecoder decoder;
-  {
-    fh::LineWriter lines(fileno(out), fileno(err), true);
-    std::string bad = unhex("a1 61 74");
-    std::string future = unhex("a1 62 6f 70 20 a2") + testutil::text("error") +
-                         testutil::text("FutureCursor") + testutil::text("message") +
-                         testutil::text("cursor \"ahead\"");
-    CHECK(lines.add(CapturedMessage{0, 0, span(kError)}, decoder.decode(span(kError))));
-    CHECK(lines.add(CapturedMessage{1, 10, span(bad)}, decoder.decode(span(bad))));
-    CHECK(lines.add(CapturedMessage{2, 17, span(future)}, decoder.decode(span(future))));
-    CHECK(lines.finish());
-    const fh::DecodeTally& t = lines.tally();
-    CHECK_EQ(t.frames, 3u);
-    CHECK_EQ(t.failed, 2u);
-    CHECK_EQ(t.silent, 1u);
-    CHECK_EQ(t.entries, 0u);
-  }
-  auto read_all = [](std::FILE* f) {
-    std::rewind(f);
-    std::string s;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
-    std::fclose(f);
-    return s;
-  };
-  std::string o = read_all(out), e = read_all(err);
+  fh::LineWriter lines(true);
+  std::string bad = unhex("a1 61 74");
+  std::string future = unhex("a1 62 6f 70 20 a2") + testutil::text("error") +
+                       testutil::text("FutureCursor") + testutil::text("message") +
+                       testutil::text("cursor \"ahead\"");
+  lines.add(CapturedMessage{0, 0, span(kError)}, decoder.decode(span(kError)));
+  lines.add(CapturedMessage{1, 10, span(bad)}, decoder.decode(span(bad)));
+  lines.add(CapturedMessage{2, 17, span(future)}, decoder.decode(span(future)));
+  const fh::DecodeTally& t = lines.tally();
+  CHECK_EQ(t.frames, 3u);
+  CHECK_EQ(t.failed, 2u);
+  CHECK_EQ(t.silent, 1u);
+  CHECK_EQ(t.entries, 0u);
   // The first error frame has no error name: it is invalid.
-  CHECK_EQ(o,
+  CHECK_EQ(lines.out().view(),
            "{\"index\":0,\"offset\":0,\"error\":\"error frame has no error name\"}\n"
            "{\"index\":1,\"offset\":10,\"error\":\"header: unexpected end of input at byte 3\"}\n"
            "{\"frame\":\"error\",\"reason\":\"error\",\"seq\":null,\"error\":\"FutureCursor\","
            "\"message\":\"cursor \\\"ahead\\\"\"}\n");
-  CHECK_EQ(e,
+  CHECK_EQ(lines.err().view(),
            "frame 0 (offset 0, 6 bytes): error frame has no error name\n"
            "frame 1 (offset 10, 3 bytes): header: unexpected end of input at byte 3\n");
+  lines.clear();
+  CHECK(lines.out().view().empty());
+  CHECK_EQ(lines.tally().frames, 0u);
 }
 
-TEST(line_writer_reports_a_failed_write) {
+TEST(tally_keeps_first_appearance_order) {
+  fh::DecodeTally a, b;
+  a.count_entry(fh::EntryType::Commit);
+  b.count_entry(fh::EntryType::Account);
+  b.count_entry(fh::EntryType::Commit, 2);
+  a.add(b);
+  CHECK_EQ(a.entries, 4u);
+  CHECK_EQ(a.types.size(), 2u);
+  CHECK(a.types[0] == std::make_pair(fh::EntryType::Commit, size_t(3)));
+  CHECK(a.types[1] == std::make_pair(fh::EntryType::Account, size_t(1)));
+}
+
+namespace {
+
+// print_capture's output, whatever the threads and batch size.
+struct Printed {
+  std::string out, err;
+  fh::PrintResult result;
+};
+
+Printed print(const std::string& capture, unsigned threads, size_t batch_bytes, bool all) {
+  std::FILE* out = std::tmpfile();
+  std::FILE* err = std::tmpfile();
+  Printed p;
+  if (!CHECK(out && err)) return p;
+  fh::PrintOptions o;
+  o.out_fd = fileno(out);
+  o.err_fd = fileno(err);
+  o.all = all;
+  o.threads = threads;
+  o.batch_bytes = batch_bytes;
+  p.result = fh::print_capture(span(capture), fh::DecoderOptions{}, o);
+  p.out = read_all(out);
+  p.err = read_all(err);
+  return p;
+}
+
+}  // namespace
+
+TEST(print_capture_same_lines_on_any_number_of_threads) {
+  std::string pds = testutil::read_fixture("pds-capture/frames.bin");
+  // Corrupt one message (frame 3's header map becomes an array) and cut the
+  // last one short.
+  std::string capture = pds;
+  size_t third = 0;
+  for (int i = 0; i < 3; i++) {
+    third += 4 + (uint8_t(capture[third]) | uint8_t(capture[third + 1]) << 8 |
+                  uint8_t(capture[third + 2]) << 16 | size_t(uint8_t(capture[third + 3])) << 24);
+  }
+  capture[third + 4] = char(0x82);
+  capture.resize(capture.size() - 5);
+  Printed one = print(capture, 1, size_t(1) << 20, true);
+  CHECK_EQ(one.result.tally.frames, 304u);
+  CHECK_EQ(one.result.tally.failed, 1u);
+  CHECK(one.result.end.kind == CaptureEnd::Kind::Truncated);
+  CHECK_EQ(one.result.end.frame, 304u);
+  CHECK_EQ(one.result.write_error, 0);
+  CHECK_EQ(std::count(one.out.begin(), one.out.end(), '\n'), 304);
+  CHECK(one.err.rfind("frame 3 (offset ", 0) == 0);
+  for (unsigned threads : {2u, 3u, 8u}) {
+    for (size_t batch : {size_t(1), size_t(5000), size_t(1) << 20}) {
+      Printed p = print(capture, threads, batch, true);
+      CHECK_EQ(p.out, one.out);
+      CHECK_EQ(p.err, one.err);
+      CHECK_EQ(p.result.tally.frames, one.result.tally.frames);
+      CHECK(p.result.tally.types == one.result.tally.types);
+      CHECK_EQ(p.result.end.offset, one.result.end.offset);
+    }
+  }
+}
+
+TEST(print_capture_not_a_capture_prints_nothing) {
+  Printed p = print("# firehose-redis\n", 2, 1000, true);
+  CHECK(p.result.end.kind == CaptureEnd::Kind::BadLength);
+  CHECK_EQ(p.result.tally.frames, 0u);
+  CHECK(p.out.empty() && p.err.empty());
+}
+
+TEST(print_capture_stops_at_a_failed_write) {
   int fds[2];
   if (!CHECK(pipe(fds) == 0)) return;
   close(fds[0]);  // nobody reads: EPIPE (Node ignores SIGPIPE; so does this test)
   std::signal(SIGPIPE, SIG_IGN);
-  fh::FrameDecoder decoder;
-  fh::LineWriter lines(fds[1], fds[1], true);
-  CHECK(lines.add(CapturedMessage{0, 0, span(kError)}, decoder.decode(span(kError))));
-  CHECK(!lines.finish());
-  CHECK_EQ(lines.error(), EPIPE);
+  std::string pds = testutil::read_fixture("pds-capture/frames.bin");
+  fh::PrintOptions o;
+  o.out_fd = o.err_fd = fds[1];
+  o.threads = 2;
+  o.batch_bytes = 1000;
+  fh::PrintResult r = fh::print_capture(span(pds), fh::DecoderOptions{}, o);
+  CHECK_EQ(r.write_error, EPIPE);
+  CHECK(r.tally.frames < 305u);
   close(fds[1]);
 }
