@@ -123,6 +123,7 @@ class Decoder : public Napi::ObjectWrap<Decoder> {
     opts.out_fd = info[1].As<Napi::Number>().Int32Value();
     opts.err_fd = info[2].As<Napi::Number>().Int32Value();
     opts.all = info[3].ToBoolean().Value();
+    opts.release_input = info[0].IsNumber();
     PrintResult r = print_capture(capture, decoder_.options(), opts);
     if (r.write_error) o.Set("writeError", std::strerror(r.write_error));
 

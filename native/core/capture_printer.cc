@@ -1,5 +1,8 @@
 #include "capture_printer.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -109,6 +112,7 @@ class Printer {
       // problems near its lines.
       int e = write_all(opts_.out_fd, b->lines.out().span());
       if (!e) e = write_all(opts_.err_fd, b->lines.err().span());
+      if (opts_.release_input) release(*b);
       result_.tally.add(b->lines.tally());
       b->lines.clear();
       std::lock_guard<std::mutex> lock(mu_);
@@ -121,6 +125,18 @@ class Printer {
       cv_.notify_all();
       if (e) return;
     }
+  }
+
+  // Drops the whole pages of the batch's part of the mapping; pages shared
+  // with its neighbours stay.
+  void release(const Batch& b) {
+    static const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+    const CapturedMessage& last = b.messages.back();
+    uintptr_t from = uintptr_t(b.messages.front().bytes.p) - 4;
+    uintptr_t to = uintptr_t(last.bytes.p + last.bytes.n);
+    from = (from + page - 1) & ~(page - 1);
+    to &= ~(page - 1);
+    if (from < to) madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
   }
 
   CaptureWalker walker_;

@@ -16,6 +16,9 @@ struct PrintOptions {
   bool all = false;      // also lines for silent and failed messages
   unsigned threads = 0;  // decoding threads; 0: one per core
   size_t batch_bytes = 1u << 20;
+  // The capture is a file mapping whose pages may be dropped once their
+  // lines are written: memory stays flat however large the capture.
+  bool release_input = false;
 };
 
 struct PrintResult {

@@ -192,7 +192,7 @@ struct Printed {
   fh::PrintResult result;
 };
 
-Printed print(const std::string& capture, unsigned threads, size_t batch_bytes, bool all) {
+Printed print(fh::Span capture, unsigned threads, size_t batch_bytes, bool all, bool release = false) {
   std::FILE* out = std::tmpfile();
   std::FILE* err = std::tmpfile();
   Printed p;
@@ -203,7 +203,8 @@ Printed print(const std::string& capture, unsigned threads, size_t batch_bytes, 
   o.all = all;
   o.threads = threads;
   o.batch_bytes = batch_bytes;
-  p.result = fh::print_capture(span(capture), fh::DecoderOptions{}, o);
+  o.release_input = release;
+  p.result = fh::print_capture(capture, fh::DecoderOptions{}, o);
   p.out = read_all(out);
   p.err = read_all(err);
   return p;
@@ -223,7 +224,7 @@ TEST(print_capture_same_lines_on_any_number_of_threads) {
   }
   capture[third + 4] = char(0x82);
   capture.resize(capture.size() - 5);
-  Printed one = print(capture, 1, size_t(1) << 20, true);
+  Printed one = print(span(capture), 1, size_t(1) << 20, true);
   CHECK_EQ(one.result.tally.frames, 304u);
   CHECK_EQ(one.result.tally.failed, 1u);
   CHECK(one.result.end.kind == CaptureEnd::Kind::Truncated);
@@ -233,7 +234,7 @@ TEST(print_capture_same_lines_on_any_number_of_threads) {
   CHECK(one.err.rfind("frame 3 (offset ", 0) == 0);
   for (unsigned threads : {2u, 3u, 8u}) {
     for (size_t batch : {size_t(1), size_t(5000), size_t(1) << 20}) {
-      Printed p = print(capture, threads, batch, true);
+      Printed p = print(span(capture), threads, batch, true);
       CHECK_EQ(p.out, one.out);
       CHECK_EQ(p.err, one.err);
       CHECK_EQ(p.result.tally.frames, one.result.tally.frames);
@@ -244,10 +245,27 @@ TEST(print_capture_same_lines_on_any_number_of_threads) {
 }
 
 TEST(print_capture_not_a_capture_prints_nothing) {
-  Printed p = print("# firehose-redis\n", 2, 1000, true);
+  Printed p = print(fh::Span(std::string_view("# firehose-redis\n")), 2, 1000, true);
   CHECK(p.result.end.kind == CaptureEnd::Kind::BadLength);
   CHECK_EQ(p.result.tally.frames, 0u);
   CHECK(p.out.empty() && p.err.empty());
+}
+
+TEST(print_capture_of_a_mapped_file_dropping_written_pages) {
+  std::string pds = testutil::read_fixture("pds-capture/frames.bin");
+  std::FILE* f = std::tmpfile();
+  if (!CHECK(f && std::fwrite(pds.data(), 1, pds.size(), f) == pds.size() && std::fflush(f) == 0)) return;
+  fh::MappedFile file;
+  std::string why;
+  if (!CHECK(file.map(fileno(f), why))) return;
+  CHECK(file.bytes().equals(span(pds)));
+  Printed kept = print(span(pds), 2, 5000, false);
+  Printed dropped = print(file.bytes(), 2, 5000, false, true);
+  CHECK_EQ(dropped.out, kept.out);
+  CHECK_EQ(dropped.result.tally.entries, 295u);
+  // The pages come back from the file if read again.
+  CHECK(file.bytes().equals(span(pds)));
+  std::fclose(f);
 }
 
 TEST(print_capture_stops_at_a_failed_write) {
