@@ -68,21 +68,20 @@ class Decoder : public Napi::ObjectWrap<Decoder> {
     }
     auto a = info[0].As<Napi::Uint8Array>();
     int64_t repeat = info[1].IsNumber() ? info[1].As<Napi::Number>().Int64Value() : 1;
-    const uint8_t* p = a.Data();
-    size_t n = a.ByteLength();
     double frames = 0, bytes = 0, entries = 0, invalid = 0;
     auto t0 = std::chrono::steady_clock::now();
     for (int64_t r = 0; r < repeat; r++) {
-      for (size_t off = 0; off + 4 <= n;) {
-        uint32_t len = uint32_t(p[off]) | uint32_t(p[off + 1]) << 8 | uint32_t(p[off + 2]) << 16 |
-                       uint32_t(p[off + 3]) << 24;
-        if (len > n - off - 4) throw MakeError(env, "ERR_CAPTURE", "capture is truncated");
-        const FrameResult& res = decoder_.decode(Span(p + off + 4, len));
+      CaptureWalker walker(Span(a.Data(), a.ByteLength()));
+      CapturedMessage m;
+      while (walker.next(m)) {
+        const FrameResult& res = decoder_.decode(m.bytes);
         frames++;
-        bytes += len;
+        bytes += double(m.bytes.n);
         entries += res.kind == FrameKind::Entry;
         invalid += res.kind == FrameKind::Invalid;
-        off += 4 + size_t(len);
+      }
+      if (walker.end().kind != CaptureEnd::Kind::Complete) {
+        throw MakeError(env, "ERR_CAPTURE", std::string("capture is ") + capture_end_name(walker.end().kind));
       }
     }
     double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
