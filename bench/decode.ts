@@ -19,6 +19,10 @@
  * MB is 10^6 bytes; rates are capture bytes per second of wall time, the
  * median of the runs. The machine is shared and noisy: compare the ratio,
  * which comes from one run, rather than absolute figures across runs.
+ *
+ * The commands run without NODE_EXTRA_CA_CERTS: some environments point it
+ * at the whole system CA bundle, which Node then parses at every start
+ * (about 100 ms of CPU here) although decode never opens a connection.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -48,6 +52,9 @@ if (values.only !== undefined && values.only !== 'native' && values.only !== 're
   console.error('--only takes native or reference');
   process.exit(2);
 }
+
+const env = { ...process.env };
+delete env.NODE_EXTRA_CA_CERTS;
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'firehose-bench-decode-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -96,7 +103,7 @@ function measure(name: string, args: string[], runs: number, captureBytes: numbe
     const outFd = fs.openSync(out, 'w');
     const errFd = fs.openSync(err, 'w');
     const start = process.hrtime.bigint();
-    const r = spawnSync(process.execPath, [CLI, 'decode', ...args], { stdio: ['ignore', outFd, errFd] });
+    const r = spawnSync(process.execPath, [CLI, 'decode', ...args], { stdio: ['ignore', outFd, errFd], env });
     seconds.push(Number(process.hrtime.bigint() - start) / 1e9);
     fs.closeSync(outFd);
     fs.closeSync(errFd);
@@ -125,7 +132,10 @@ function measureCore(file: string): void {
 const capture = path.join(tmp, 'capture.bin');
 const corpus = writeCorpus(capture, Number(values.mb));
 console.log(`capture: ${corpus.frames} frames, ${(corpus.bytes / MB).toFixed(1)} MB, from ${FIXTURES.map((f) => path.relative(root, f)).join(', ')}`);
-console.log(`command: node ${path.relative(process.cwd(), CLI)} decode [--reference] <capture> >out 2>err`);
+console.log(
+  `command: node ${path.relative(process.cwd(), CLI)} decode [--reference] <capture> >out 2>err` +
+    (process.env.NODE_EXTRA_CA_CERTS ? ' (NODE_EXTRA_CA_CERTS removed)' : ''),
+);
 
 const results: Result[] = [];
 if (values.only !== 'reference') {
