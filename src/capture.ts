@@ -98,21 +98,22 @@ function beginsHeader(b: Buffer): boolean {
   return startsLike(b.subarray(1), KEY_T) || startsLike(b.subarray(1), KEY_OP);
 }
 
-/** The "not a capture" kinds, judged from the start of the file; undefined when it may be one. */
-function startProblem(buf: Buffer): CaptureEnd['kind'] | undefined {
+const COMPLETE: CaptureEnd = { kind: 'complete', frame: 0, offset: 0, length: 0, remain: 0 };
+
+/** Why the file is not a capture, judged from its start; undefined when it may be one. */
+function notACapture(buf: Buffer): CaptureEnd | undefined {
   if (buf.length === 0) return undefined;
-  if (buf.length < 4) return 'too-short';
-  const len = buf.readUInt32LE(0);
-  if (len === 0 || len > MAX_CAPTURE_MESSAGE_BYTES) return 'bad-length';
-  return beginsHeader(buf.subarray(4, 4 + Math.min(len, 4))) ? undefined : 'not-a-message';
+  if (buf.length < 4) return { ...COMPLETE, kind: 'too-short', remain: buf.length };
+  const length = buf.readUInt32LE(0);
+  if (length === 0 || length > MAX_CAPTURE_MESSAGE_BYTES) return { ...COMPLETE, kind: 'bad-length', length };
+  return beginsHeader(buf.subarray(4, 4 + Math.min(length, 4))) ? undefined : { ...COMPLETE, kind: 'not-a-message' };
 }
 
 /** Splits a capture held in memory into its complete frames and how it ended. */
 export function walkCapture(buf: Buffer): { frames: CapturedFrame[]; end: CaptureEnd } {
   const frames: CapturedFrame[] = [];
-  const end: CaptureEnd = { kind: 'complete', frame: 0, offset: 0, length: 0, remain: 0 };
-  const problem = startProblem(buf);
-  if (problem) return { frames, end: { ...end, kind: problem, length: buf.length >= 4 ? buf.readUInt32LE(0) : 0, remain: buf.length } };
+  const refused = notACapture(buf);
+  if (refused) return { frames, end: refused };
   let off = 0;
   while (off < buf.length) {
     const rest = buf.length - off;
@@ -122,9 +123,10 @@ export function walkCapture(buf: Buffer): { frames: CapturedFrame[]; end: Captur
     frames.push({ index: frames.length, offset: off, bytes: buf.subarray(off + 4, off + 4 + len) });
     off += 4 + len;
   }
-  return { frames, end };
+  return { frames, end: COMPLETE };
 }
 
+/** Whether the walk ended because the file is no capture at all (rather than one cut short). */
 export function isNotACapture(end: CaptureEnd): boolean {
   return end.kind === 'too-short' || end.kind === 'bad-length' || end.kind === 'not-a-message';
 }

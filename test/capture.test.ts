@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { openCapture, readCapture, splitCapture } from '../src/capture.js';
+import { openCapture, readCapture, splitCapture, walkCapture } from '../src/capture.js';
+import { createDecoder } from '../src/decoder.js';
 import { FirehoseError } from '../src/errors.js';
 import { fixture, readFrames } from './support/fixtures.js';
 
@@ -123,4 +124,35 @@ test('decode of a cut capture: every complete frame on stdout, the summary, one 
   assert.equal(error, `firehose-redis: ${name} is truncated: 2 stray bytes at offset ${f.offset} after frame 199`);
   assert.deepEqual(rest, ['']);
   assert.deepEqual(decode(name, '--all', '--reference'), native);
+});
+
+test('the native walker (decode) and the TypeScript one (openCapture) end every odd file the same way', () => {
+  const pds = fs.readFileSync(fixture('pds-capture/frames.bin'));
+  const frames = readFrames('pds-capture/frames.bin');
+  const odd: Buffer[] = [
+    Buffer.alloc(0),
+    pds,
+    Buffer.from('# firehose-redis\n'),
+    Buffer.from([0xa2, 0x61]),
+    Buffer.concat([le32(0), pds]),
+    Buffer.concat([le32(2), Buffer.from('{}')]),
+    Buffer.concat([le32(1), Buffer.from([0xa1])]),
+    Buffer.concat([le32(64 << 20), Buffer.from([0xa2, 0x61, 0x74])]),
+    Buffer.concat([le32((64 << 20) + 1), Buffer.from([0xa2, 0x61, 0x74])]),
+    Buffer.concat([le32(5), Buffer.from([0xa1, 0x62, 0x6f, 0x70, 0x20])]),
+    Buffer.concat([le32(5), Buffer.from([0xa1, 0x62, 0x6f, 0x71, 0x20])]),
+    ...[1, 3, 4, 7, 500].map((n) => pds.subarray(0, frames[10]!.offset + n)),
+  ];
+  const devNull = fs.openSync('/dev/null', 'w');
+  try {
+    const decoder = createDecoder();
+    for (const [i, buf] of odd.entries()) {
+      const ts = walkCapture(buf);
+      const native = decoder.printCapture(buf, devNull, devNull, true);
+      assert.deepEqual(native.end, ts.end, `case ${i}`);
+      assert.equal(native.frames, ts.frames.length, `case ${i}`);
+    }
+  } finally {
+    fs.closeSync(devNull);
+  }
 });
