@@ -1,119 +1,155 @@
 /**
- * Frame decoding throughput on the real fixture captures (Jetstream relay
- * frames and the official PDS's firehose), repeated to a few hundred MB, in
- * one run:
- *   native core     the C++ decoder as the writer thread runs it, one frame
- *                   after another with no JavaScript value per frame;
- *   native binding  the same decoder through decode(), which also builds a
- *                   JavaScript object and string per frame;
- *   reference       the TypeScript decoder on cborg and @ipld/car.
+ * `firehose-redis decode` as a user runs it, start to exit, in one run:
+ *   native     `decode <capture>`: the addon maps the capture and writes
+ *              the lines itself;
+ *   reference  `decode --reference <capture>`: the TypeScript reference
+ *              decoder (cborg, @ipld/car) and the TypeScript formatting;
+ * and, for comparison, the decoder core alone on one thread inside this
+ * process (decodeCapture: no output, no process start; the command decodes
+ * on one thread per core).
  *
- *   npm run bench:decode -- [--only native|reference] [--mb 256] [--runs 5]
+ * The capture is the real fixture frames (Jetstream relay frames and the
+ * official PDS's firehose) cycled with fresh seq numbers (bench/corpus.ts)
+ * to at least --mb MB, written to a file in the system's temp directory;
+ * stdout and stderr go to files there too. All of it is removed at the end.
+ * The two paths' outputs are compared byte for byte.
  *
- * MB here is 10^6 bytes.
- * --only runs one decoder, for profiling it alone (node --prof, --cpu-prof).
- * The reference decoder gets a tenth of the work by default: it is slow
- * enough that the full amount would take minutes. Rates are per second, so
- * the ratio still compares like with like.
+ *   npm run bench:decode -- [--mb 300] [--runs 5] [--reference-runs 1] [--only native|reference]
+ *
+ * MB is 10^6 bytes; rates are capture bytes per second of wall time, the
+ * median of the runs. The machine is shared and noisy: compare the ratio,
+ * which comes from one run, rather than absolute figures across runs.
+ *
+ * The commands run without NODE_EXTRA_CA_CERTS: some environments point it
+ * at the whole system CA bundle, which Node then parses at every start
+ * (about 100 ms of CPU here) although decode never opens a connection.
  */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readCapture } from '../src/capture.js';
-import { createDecoder, type DecodedFrame } from '../src/decoder.js';
-import { referenceDecodeFrame } from '../src/reference-decoder.js';
+import { createDecoder } from '../src/decoder.js';
+import { syntheticStream } from './corpus.js';
 
-const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures');
-const CAPTURES = ['jetstream-corpus/frames.bin', 'pds-capture/frames.bin'];
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const CLI = path.join(root, 'dist/src/cli.js');
+const FIXTURES = ['jetstream-corpus/frames.bin', 'pds-capture/frames.bin'].map((c) => path.join(root, 'test/fixtures', c));
 const MB = 1e6;
 
 const { values } = parseArgs({
   options: {
     only: { type: 'string' },
-    mb: { type: 'string', default: '256' },
+    mb: { type: 'string', default: '300' },
     runs: { type: 'string', default: '5' },
+    'reference-runs': { type: 'string', default: '1' },
   },
 });
 if (values.only !== undefined && values.only !== 'native' && values.only !== 'reference') {
   console.error('--only takes native or reference');
   process.exit(2);
 }
-const runs = Number(values.runs);
-const frames = CAPTURES.flatMap((c) => readCapture(path.join(FIXTURES, c)).map((f) => f.bytes));
-const corpusBytes = frames.reduce((n, f) => n + f.length, 0);
+
+const env = { ...process.env };
+delete env.NODE_EXTRA_CA_CERTS;
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'firehose-bench-decode-'));
+process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
+/** The fixture frames, re-numbered and cycled, written as a capture of at least mb MB. */
+function writeCorpus(file: string, mb: number): { frames: number; bytes: number } {
+  const base = FIXTURES.flatMap((f) => readCapture(f).map((c) => c.bytes));
+  const perFrame = base.reduce((n, f) => n + 4 + f.length, 0) / base.length;
+  const count = Math.ceil((mb * MB) / perFrame);
+  const fd = fs.openSync(file, 'w');
+  let bytes = 0;
+  let parts: Buffer[] = [];
+  let pending = 0;
+  const flush = () => {
+    fs.writeSync(fd, Buffer.concat(parts));
+    parts = [];
+    pending = 0;
+  };
+  for (const { bytes: frame } of syntheticStream(base, count)) {
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(frame.length);
+    parts.push(len, frame);
+    pending += 4 + frame.length;
+    bytes += 4 + frame.length;
+    if (pending >= 8 << 20) flush();
+  }
+  flush();
+  fs.closeSync(fd);
+  return { frames: count, bytes };
+}
 
 interface Result {
   name: string;
-  framesPerSec: number;
   mbPerSec: number;
+  out: string;
+  err: string;
 }
 
-function measure(name: string, decode: (frame: Uint8Array) => DecodedFrame, mb: number): Result {
-  const passes = Math.max(1, Math.round((mb * MB) / corpusBytes));
-  // Touch every result so that none of the work can be optimised away.
-  let sink = 0;
-  const pass = () => {
-    for (const f of frames) {
-      const r = decode(f);
-      sink += r.kind === 'entry' ? r.data.length : 1;
-    }
-  };
-  for (let i = 0; i < Math.min(passes, 20); i++) pass(); // warm-up
+/** The command, start to exit, `runs` times; stdout and stderr to files. */
+function measure(name: string, args: string[], runs: number, captureBytes: number): Result {
+  const out = path.join(tmp, `${name}.out`);
+  const err = path.join(tmp, `${name}.err`);
   const seconds: number[] = [];
-  for (let run = 0; run < runs; run++) {
+  for (let i = 0; i < runs; i++) {
+    const outFd = fs.openSync(out, 'w');
+    const errFd = fs.openSync(err, 'w');
     const start = process.hrtime.bigint();
-    for (let i = 0; i < passes; i++) pass();
+    const r = spawnSync(process.execPath, [CLI, 'decode', ...args], { stdio: ['ignore', outFd, errFd], env });
     seconds.push(Number(process.hrtime.bigint() - start) / 1e9);
+    fs.closeSync(outFd);
+    fs.closeSync(errFd);
+    if (r.status !== 0) throw new Error(`${name} exited with ${r.status}: ${fs.readFileSync(err, 'utf8')}`);
   }
-  seconds.sort((a, b) => a - b);
-  const median = seconds[Math.floor(seconds.length / 2)]!;
-  if (sink === 0) throw new Error('nothing decoded');
-  const result = {
-    name,
-    framesPerSec: (passes * frames.length) / median,
-    mbPerSec: (passes * corpusBytes) / MB / median,
-  };
+  const sorted = [...seconds].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  const result = { name, mbPerSec: captureBytes / MB / median, out, err };
   console.log(
-    `${name.padEnd(15)} ${result.framesPerSec.toFixed(0).padStart(10)} frames/s ${result.mbPerSec.toFixed(1).padStart(9)} MB/s` +
-      `   (median of ${runs} runs of ${((passes * corpusBytes) / MB).toFixed(0)} MB, ${passes * frames.length} frames)`,
+    `${name.padEnd(10)} ${result.mbPerSec.toFixed(1).padStart(8)} MB/s   median ${median.toFixed(3)} s of ${runs} ` +
+      `(${seconds.map((s) => s.toFixed(3)).join(', ')})`,
   );
   return result;
 }
 
-/** The whole corpus as one capture buffer, decoded inside the addon. */
-function measureCore(mb: number): Result {
-  const capture = Buffer.concat(frames.flatMap((f) => [Buffer.from(new Uint32Array([f.length]).buffer), f]));
-  const passes = Math.max(1, Math.round((mb * MB) / corpusBytes));
-  const decoder = createDecoder();
-  decoder.decodeCapture(capture, Math.min(passes, 20)); // warm-up
-  const rates: Array<{ f: number; b: number }> = [];
-  for (let run = 0; run < runs; run++) {
-    const r = decoder.decodeCapture(capture, passes);
-    if (r.invalid !== 0 || r.entries === 0) throw new Error(`unexpected decode result ${JSON.stringify(r)}`);
-    rates.push({ f: r.frames / (r.nanoseconds / 1e9), b: r.bytes / (r.nanoseconds / 1e9) });
-  }
-  rates.sort((a, b) => a.b - b.b);
-  const median = rates[Math.floor(rates.length / 2)]!;
-  const result = { name: 'native core', framesPerSec: median.f, mbPerSec: median.b / MB };
+/** The decoder core alone, on one thread, over the same capture, inside this process. */
+function measureCore(file: string): void {
+  const capture = fs.readFileSync(file);
+  const r = createDecoder().decodeCapture(capture, 1);
   console.log(
-    `${result.name.padEnd(15)} ${result.framesPerSec.toFixed(0).padStart(10)} frames/s ${result.mbPerSec.toFixed(1).padStart(9)} MB/s` +
-      `   (median of ${runs} runs of ${((passes * corpusBytes) / MB).toFixed(0)} MB, ${passes * frames.length} frames)`,
+    `${'core'.padEnd(10)} ${(capture.length / MB / (r.nanoseconds / 1e9)).toFixed(1).padStart(8)} MB/s   ` +
+      `(decodeCapture on one thread in this process: no output, no start-up)`,
   );
-  return result;
 }
 
-console.log(`corpus: ${frames.length} frames, ${(corpusBytes / MB).toFixed(2)} MB (${CAPTURES.join(', ')})`);
-const mb = Number(values.mb);
+const capture = path.join(tmp, 'capture.bin');
+const corpus = writeCorpus(capture, Number(values.mb));
+console.log(`capture: ${corpus.frames} frames, ${(corpus.bytes / MB).toFixed(1)} MB, from ${FIXTURES.map((f) => path.relative(root, f)).join(', ')}`);
+console.log(
+  `command: node ${path.relative(process.cwd(), CLI)} decode [--reference] <capture> >out 2>err` +
+    (process.env.NODE_EXTRA_CA_CERTS ? ' (NODE_EXTRA_CA_CERTS removed)' : ''),
+);
+
 const results: Result[] = [];
 if (values.only !== 'reference') {
-  results.push(measureCore(mb * 4));
-  const native = createDecoder();
-  results.push(measure('native binding', (f) => native.decode(f), mb));
+  measureCore(capture);
+  results.push(measure('native', [capture], Number(values.runs), corpus.bytes));
 }
 if (values.only !== 'native') {
-  results.push(measure('reference', (f) => referenceDecodeFrame(f), mb / 10));
+  results.push(measure('reference', ['--reference', capture], Number(values['reference-runs']), corpus.bytes));
 }
-const reference = results.find((r) => r.name === 'reference');
-for (const r of results) {
-  if (reference && r !== reference) console.log(`${r.name} / reference: ${(r.mbPerSec / reference.mbPerSec).toFixed(1)}x`);
+const [native, reference] = results;
+if (native && reference) {
+  const same = (a: string, b: string) => fs.readFileSync(a).equals(fs.readFileSync(b));
+  if (!same(native.out, reference.out) || !same(native.err, reference.err)) {
+    throw new Error('native and reference printed different bytes');
+  }
+  console.log(`native / reference: ${(native.mbPerSec / reference.mbPerSec).toFixed(1)}x (stdout and stderr byte-identical)`);
 }

@@ -1,10 +1,14 @@
-// The decoding core exposed to JavaScript: frames (for the `decode` command,
-// tests and benchmarks), single DAG-CBOR values and CAR files (for tests and
-// tools). The service itself decodes on the writer thread.
+// The decoding core exposed to JavaScript: frames and whole captures (for
+// the `decode` command, tests and benchmarks), single DAG-CBOR values and
+// CAR files (for tests and tools). The service itself decodes on the writer
+// thread.
 #include "addon.h"
 
 #include <chrono>
+#include <cstring>
 
+#include "capture.h"
+#include "capture_printer.h"
 #include "car.h"
 #include "cid.h"
 #include "dagjson.h"
@@ -33,7 +37,8 @@ class Decoder : public Napi::ObjectWrap<Decoder> {
   static void Init(Napi::Env env, Napi::Object exports) {
     exports.Set("Decoder", DefineClass(env, "Decoder",
                                        {InstanceMethod("decode", &Decoder::Decode),
-                                        InstanceMethod("decodeCapture", &Decoder::DecodeCapture)}));
+                                        InstanceMethod("decodeCapture", &Decoder::DecodeCapture),
+                                        InstanceMethod("printCapture", &Decoder::PrintCapture)}));
   }
 
   explicit Decoder(const Napi::CallbackInfo& info)
@@ -63,21 +68,20 @@ class Decoder : public Napi::ObjectWrap<Decoder> {
     }
     auto a = info[0].As<Napi::Uint8Array>();
     int64_t repeat = info[1].IsNumber() ? info[1].As<Napi::Number>().Int64Value() : 1;
-    const uint8_t* p = a.Data();
-    size_t n = a.ByteLength();
     double frames = 0, bytes = 0, entries = 0, invalid = 0;
     auto t0 = std::chrono::steady_clock::now();
     for (int64_t r = 0; r < repeat; r++) {
-      for (size_t off = 0; off + 4 <= n;) {
-        uint32_t len = uint32_t(p[off]) | uint32_t(p[off + 1]) << 8 | uint32_t(p[off + 2]) << 16 |
-                       uint32_t(p[off + 3]) << 24;
-        if (len > n - off - 4) throw MakeError(env, "ERR_CAPTURE", "capture is truncated");
-        const FrameResult& res = decoder_.decode(Span(p + off + 4, len));
+      CaptureWalker walker(Span(a.Data(), a.ByteLength()));
+      CapturedMessage m;
+      while (walker.next(m)) {
+        const FrameResult& res = decoder_.decode(m.bytes);
         frames++;
-        bytes += len;
+        bytes += double(m.bytes.n);
         entries += res.kind == FrameKind::Entry;
         invalid += res.kind == FrameKind::Invalid;
-        off += 4 + size_t(len);
+      }
+      if (walker.end().kind != CaptureEnd::Kind::Complete) {
+        throw MakeError(env, "ERR_CAPTURE", std::string("capture is ") + capture_end_name(walker.end().kind));
       }
     }
     double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
@@ -87,6 +91,63 @@ class Decoder : public Napi::ObjectWrap<Decoder> {
     o.Set("entries", entries);
     o.Set("invalid", invalid);
     o.Set("nanoseconds", ns);
+    return o;
+  }
+
+  // printCapture(source, outFd, errFd, all): the `decode` command's lines
+  // for a whole capture, decoded on one thread per core and written to the
+  // two descriptors in order, with no JavaScript value per message. source
+  // is an open regular file's descriptor (mapped) or the capture's bytes.
+  // Returns the summary's counts, where the capture ended, and what failed:
+  // mapping the file or writing the lines.
+  Napi::Value PrintCapture(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!(info[0].IsNumber() || info[0].IsTypedArray()) || !info[1].IsNumber() || !info[2].IsNumber()) {
+      throw MakeError(env, "ERR_INVALID_ARG",
+                      "printCapture() takes a descriptor or bytes, then two descriptors");
+    }
+    Napi::Object o = Napi::Object::New(env);
+    MappedFile file;
+    Span capture;
+    if (info[0].IsNumber()) {
+      // A file that cannot be mapped is reported, and walked as empty.
+      std::string why;
+      if (!file.map(info[0].As<Napi::Number>().Int32Value(), why)) o.Set("readError", why);
+      capture = file.bytes();
+    } else {
+      auto a = info[0].As<Napi::Uint8Array>();
+      capture = Span(a.Data(), a.ByteLength());
+    }
+    PrintOptions opts;
+    opts.out_fd = info[1].As<Napi::Number>().Int32Value();
+    opts.err_fd = info[2].As<Napi::Number>().Int32Value();
+    opts.all = info[3].ToBoolean().Value();
+    opts.release_input = info[0].IsNumber();
+    PrintResult r = print_capture(capture, decoder_.options(), opts);
+    if (r.write_error) o.Set("writeError", std::strerror(r.write_error));
+
+    const DecodeTally& t = r.tally;
+    o.Set("frames", double(t.frames));
+    o.Set("entries", double(t.entries));
+    o.Set("silent", double(t.silent));
+    o.Set("failed", double(t.failed));
+    o.Set("opsSkipped", double(t.ops_skipped));
+    Napi::Array types = Napi::Array::New(env, t.types.size());
+    for (size_t i = 0; i < t.types.size(); i++) {
+      Napi::Array pair = Napi::Array::New(env, 2);
+      pair.Set(0u, entry_type_name(t.types[i].first));
+      pair.Set(1u, double(t.types[i].second));
+      types.Set(uint32_t(i), pair);
+    }
+    o.Set("types", types);
+    const CaptureEnd& e = r.end;
+    Napi::Object end = Napi::Object::New(env);
+    end.Set("kind", capture_end_name(e.kind));
+    end.Set("frame", double(e.frame));
+    end.Set("offset", double(e.offset));
+    end.Set("length", double(e.length));
+    end.Set("remain", double(e.remain));
+    o.Set("end", end);
     return o;
   }
 

@@ -90,14 +90,15 @@ async function main(argv: string[]): Promise<number> {
     case 'decode': {
       const file = rest[0] ?? usage('decode needs a capture file: firehose-redis decode <capture>');
       const { runDecode } = await import('./commands/decode.js');
-      const { referenceDecodeFrame } = await import('./reference-decoder.js');
+      // Loading cborg and @ipld/car costs more than decoding a few MB natively: only when asked.
+      const reference = values.reference ? (await import('./reference-decoder.js')).referenceDecodeFrame : undefined;
       const collections = values.collections?.split(',').map((s) => s.trim()).filter(Boolean);
       runDecode(
         {
           file,
           all: values.all ?? false,
           decoder: { collections },
-          ...(values.reference ? { decode: (f: Uint8Array) => referenceDecodeFrame(f, { collections }) } : {}),
+          ...(reference ? { decode: (f: Uint8Array) => reference(f, { collections }) } : {}),
         },
         process.stdout,
         process.stderr,

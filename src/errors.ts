@@ -16,6 +16,8 @@ export const ErrorCodes = {
   CAR_INVALID: 'ERR_CAR_INVALID',
   /** A capture file is missing, unreadable or truncated. */
   CAPTURE: 'ERR_CAPTURE',
+  /** A command's output could not be written (a full disk, a closed pipe). */
+  OUTPUT: 'ERR_OUTPUT',
   /** Redis refused the writer for good (wrong key type, bad credentials, ACL). */
   REDIS_FATAL: 'ERR_REDIS_FATAL',
   /** The native addon is missing or was built for another platform. */

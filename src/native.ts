@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { FirehoseError, ErrorCodes } from './errors.js';
 import type { RedisTarget } from './redis-url.js';
+import type { CaptureEnd } from './capture.js';
 
 export interface DecoderOptions {
   /** Largest accepted WebSocket message (protocol: 5 MB). */
@@ -72,6 +73,28 @@ export interface NativeDecoder {
    * JavaScript value per frame (as the writer thread does): for benchmarks.
    */
   decodeCapture(capture: Uint8Array, repeat: number): { frames: number; bytes: number; entries: number; invalid: number; nanoseconds: number };
+  /**
+   * The `decode` command's lines for a whole capture, written by the addon
+   * to outFd and errFd. source: an open regular file's descriptor (mapped)
+   * or the capture's bytes.
+   */
+  printCapture(source: number | Uint8Array, outFd: number, errFd: number, all: boolean): CapturePrint;
+}
+
+/** What printCapture did: the summary's counts and how the capture ended. */
+export interface CapturePrint {
+  frames: number;
+  entries: number;
+  /** Entries per type, in the order the types first appeared. */
+  types: Array<[EntryType, number]>;
+  silent: number;
+  failed: number;
+  opsSkipped: number;
+  end: CaptureEnd;
+  /** The descriptor could not be mapped (the system's reason); nothing was printed. */
+  readError?: string;
+  /** A write failed (the system's reason); printing stopped there. */
+  writeError?: string;
 }
 
 /** Connection settings: REDIS_URL as parsed, plus TLS files and timeouts. */
