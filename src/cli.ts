@@ -37,6 +37,21 @@ Settings (environment variables):
 ${SETTINGS.map((s) => `  ${s.name} (default: ${s.default === '' ? 'none' : s.default})\n      ${s.doc}`).join('\n')}
 `;
 
+/**
+ * The TypeScript reference decoder needs cborg, @ipld/car and multiformats,
+ * development dependencies: loaded only for `decode --reference`.
+ */
+async function loadReferenceDecoder(): Promise<typeof import('./reference-decoder.js').referenceDecodeFrame> {
+  try {
+    return (await import('./reference-decoder.js')).referenceDecodeFrame;
+  } catch (err) {
+    throw new FirehoseError(
+      `decode --reference needs the development dependencies (${(err as Error).message.split('\n')[0]}): run npm install cborg @ipld/car multiformats, or npm ci in a clone`,
+      ErrorCodes.CONFIG,
+    );
+  }
+}
+
 function usage(message: string): never {
   throw new FirehoseError(`${message} (see firehose-redis --help)`, ErrorCodes.CONFIG);
 }
@@ -91,7 +106,7 @@ async function main(argv: string[]): Promise<number> {
       const file = rest[0] ?? usage('decode needs a capture file: firehose-redis decode <capture>');
       const { runDecode } = await import('./commands/decode.js');
       // Loading cborg and @ipld/car costs more than decoding a few MB natively: only when asked.
-      const reference = values.reference ? (await import('./reference-decoder.js')).referenceDecodeFrame : undefined;
+      const reference = values.reference ? await loadReferenceDecoder() : undefined;
       const collections = values.collections?.split(',').map((s) => s.trim()).filter(Boolean);
       runDecode(
         {

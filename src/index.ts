@@ -6,7 +6,6 @@ export { createIngester, Ingester, DASHBOARD_KEYS } from './ingester.js';
 export type { IngesterOptions, IngesterEvents, BatchReport, ControlFrame, FrameCounts, QueueStats } from './ingester.js';
 export { decodeFrame, createDecoder } from './decoder.js';
 export type { DecodedFrame, DecoderOptions, EntryFrame, SilentFrame, SkippedOp } from './decoder.js';
-export { referenceDecodeFrame } from './reference-decoder.js';
 export { Service } from './service.js';
 export { loadConfig, cursorKeyFor, SETTINGS, type Config, type Setting } from './config.js';
 export { createLogger, type Logger } from './log.js';
