@@ -70,13 +70,6 @@ export const DASHBOARD_KEYS = {
 
 function nativeOptions(o: IngesterOptions): NativeIngesterOptions {
   const target = parseRedisUrl(o.redisUrl);
-  if (target.tls && !addon.tls) {
-    throw new FirehoseError(
-      `REDIS_URL uses rediss:// but this build's hiredis (${addon.hiredisVersion}) has no TLS: ` +
-        'use redis:// through a TLS tunnel (stunnel, spiped), or rebuild on a system with hiredis >= 1.0 and hiredis_ssl (Debian 13: libhiredis-dev)',
-      ErrorCodes.CONFIG,
-    );
-  }
   return {
     redis: {
       ...target,

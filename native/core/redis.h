@@ -76,14 +76,20 @@ class RedisConn {
  private:
   bool wait(short events, std::chrono::steady_clock::time_point deadline, RedisError& err);
   bool io_error(RedisError& err);
+  bool open(std::chrono::steady_clock::time_point deadline, RedisError& err);
   bool start_tls(std::chrono::steady_clock::time_point deadline, RedisError& err);
   bool tls_buffered() const;
+  bool await_certificate_verdict(std::chrono::steady_clock::time_point deadline, RedisError& err);
+  bool port_speaks_tls(std::chrono::steady_clock::time_point deadline);
+  // A TLS alert refusing our certificate becomes a fatal err.
+  bool client_certificate_error(RedisError& err);
 
   RedisConfig cfg_;
   int abort_fd_;
   redisContext* ctx_ = nullptr;
   void* tls_ctx_ = nullptr;  // SSL_CTX*, made on first use
   void* tls_ = nullptr;      // SSL* of ctx_, owned by hiredis once initiated
+  bool certificate_asked_ = false;  // the server asked for a client certificate
 };
 
 }  // namespace fh
