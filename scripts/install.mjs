@@ -3,13 +3,15 @@
 // loads; otherwise compile it (hiredis included), and say why. npm shows
 // this output when the step fails, or always with --foreground-scripts.
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
-const libc = process.report?.getReport().header.glibcVersionRuntime ? 'glibc' : 'musl';
+// As node-gyp-build tells them apart.
+const libc = process.env.LIBC || (fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc');
 const platform = `${process.platform}-${process.arch}${process.platform === 'linux' ? ` (${libc})` : ''}`;
 
 let why;

@@ -8,49 +8,20 @@
  * being retried for ever.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { createIngester, type IngesterOptions } from '../src/ingester.js';
 import { FirehoseError } from '../src/errors.js';
 import { readFrames } from './support/fixtures.js';
-import { freePort, RedisServer } from './support/redis.js';
+import { freePort, type RedisServer } from './support/redis.js';
+import { TestCA } from './support/tls.js';
 import { CLI, ServiceProcess, stopAllServices } from './support/service-process.js';
 
-let dir: string;
+let ca: TestCA;
 /** TLS port of a server that asks for no client certificate, and of one that requires it. */
 let open: { redis: RedisServer; tlsPort: number };
 let mutual: { redis: RedisServer; tlsPort: number };
-const file = (name: string) => path.join(dir, name);
-
-function openssl(...args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-}
-
-/** A P-256 key and a certificate for `cn`, signed by ca.crt (or self-signed when `ca` is false). */
-function certificate(name: string, cn: string, opts: { ca?: boolean; san?: string; client?: boolean } = {}): void {
-  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`];
-  if (opts.ca === false) {
-    openssl('req', '-x509', ...key, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=${cn}`);
-    return;
-  }
-  openssl('req', ...key, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-  const ext = [opts.san ? `subjectAltName=${opts.san}` : '', opts.client ? 'extendedKeyUsage=clientAuth' : 'extendedKeyUsage=serverAuth'];
-  fs.writeFileSync(file(`${name}.ext`), ext.filter(Boolean).join('\n') + '\n');
-  openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`);
-}
-
-async function tlsServer(authClients: 'yes' | 'no'): Promise<{ redis: RedisServer; tlsPort: number }> {
-  const tlsPort = await freePort();
-  const redis = await RedisServer.start({
-    // 127.0.0.2 too: a loopback address the certificate does not name.
-    args: ['--bind', '127.0.0.1', '127.0.0.2', '--tls-port', String(tlsPort), '--tls-cert-file', file('server.crt'), '--tls-key-file', file('server.key'),
-      '--tls-ca-cert-file', file('ca.crt'), '--tls-auth-clients', authClients],
-  });
-  return { redis, tlsPort };
-}
+const file = (name: string) => ca.file(name);
 
 /** Waits for the ingester's fatal error, counting the retries before it. */
 async function fatalOf(opts: Partial<IngesterOptions>): Promise<{ error: FirehoseError; retries: number }> {
@@ -63,18 +34,14 @@ async function fatalOf(opts: Partial<IngesterOptions>): Promise<{ error: Firehos
 }
 
 before(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'firehose-redis-tls-'));
-  certificate('ca', 'test-ca', { ca: false });
-  certificate('server', 'localhost', { san: 'IP:127.0.0.1,DNS:localhost' });
-  certificate('client', 'firehose-redis', { client: true });
-  certificate('other', 'other', { ca: false });
-  [open, mutual] = await Promise.all([tlsServer('no'), tlsServer('yes')]);
+  ca = TestCA.create();
+  [open, mutual] = await Promise.all([ca.redis('no'), ca.redis('yes')]);
 });
 
 after(async () => {
   await stopAllServices();
   await Promise.all([open?.redis.stop(), mutual?.redis.stop()]);
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  ca?.remove();
 });
 
 describe('rediss://', () => {
