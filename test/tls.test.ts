@@ -56,6 +56,16 @@ describe('rediss://', () => {
     assert.equal(await c.get('firehose:python_cursor'), '305');
   });
 
+  test("without REDIS_TLS_CA_FILE, trusts the system's CAs (here SSL_CERT_FILE stands in for them)", () => {
+    const r = spawnSync(process.execPath, [CLI, 'replay'], {
+      env: { ...process.env, REDIS_URL: `rediss://localhost:${open.tlsPort}`, SSL_CERT_FILE: file('ca.crt'), REDIS_STREAM_KEY: 'system-ca' },
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /wrote 100 entries/);
+  });
+
   for (const [name, url, ca, reason] of [
     ['an untrusted CA', () => `rediss://127.0.0.1:${open.tlsPort}`, 'other.crt', /not trusted \(self.signed certificate/],
     ['a host the certificate was not issued for', () => `rediss://127.0.0.2:${open.tlsPort}`, 'ca.crt', /not trusted \(IP address mismatch\)/],

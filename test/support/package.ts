@@ -62,9 +62,12 @@ export function installTarball(tarball: string, app: string, bin: string, npmNod
     ? process.env.npm_execpath
     : path.join(path.dirname(fs.realpathSync(process.execPath)), '../lib/node_modules/npm/bin/npm-cli.js');
   const [cmd, ...pre] = npmNode;
+  // npm finds its global config (registry, CA file) next to the node that
+  // runs it, which need not be the machine's own.
+  const globalconfig = process.env.npm_config_globalconfig ?? execFileSync('npm', ['config', 'get', 'globalconfig'], { encoding: 'utf8' }).trim();
   return spawnSync(cmd!, [...pre, npmCli, 'install', '--no-audit', '--no-fund', '--prefer-offline', '--foreground-scripts', tarball], {
     cwd: app,
-    env: { HOME: process.env.HOME!, PATH: bin },
+    env: { HOME: process.env.HOME!, PATH: bin, npm_config_globalconfig: globalconfig },
     encoding: 'utf8',
     timeout: 300_000,
   });
