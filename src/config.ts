@@ -58,7 +58,7 @@ export interface Setting {
 export const SETTINGS: readonly Setting[] = [
   { name: 'RELAY_URL', default: 'wss://bsky.network', doc: 'Relay base URL; `/xrpc/com.atproto.sync.subscribeRepos` is appended.' },
   { name: 'RELAY_URLS', default: '', doc: 'Fallback relays, comma-separated, tried in order after RELAY_URL. Each keeps its own cursor key (`<REDIS_CURSOR_KEY>:<host>`).' },
-  { name: 'REDIS_URL', default: 'redis://localhost:6379', doc: '`redis://[user:password@]host[:port][/db]`, `rediss://` (TLS, when hiredis has it) or `unix:///path.sock[?db=N]`.' },
+  { name: 'REDIS_URL', default: 'redis://localhost:6379', doc: '`redis://[user:password@]host[:port][/db]`, `rediss://` (TLS) or `unix:///path.sock[?db=N]`.' },
   { name: 'REDIS_TLS_CA_FILE', default: '', doc: 'With rediss://: PEM file of the CA(s) to trust instead of the system\'s.' },
   { name: 'REDIS_TLS_CERT_FILE', default: '', doc: 'With rediss://: client certificate (PEM), for servers that require one; needs REDIS_TLS_KEY_FILE.' },
   { name: 'REDIS_TLS_KEY_FILE', default: '', doc: 'With rediss://: the client certificate\'s private key (PEM).' },
