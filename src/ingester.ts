@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { loadConfig, type Config } from './config.js';
-import { FirehoseError, ErrorCodes } from './errors.js';
+import { FirehoseError } from './errors.js';
 import {
   addon,
   type BatchReport,
