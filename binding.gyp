@@ -2,6 +2,11 @@
   "targets": [
     {
       "target_name": "firehose_redis",
+      "variables": {
+        # hiredis with TLS, built statically for the target architecture
+        # (fetched and checksum-verified on first use, then reused).
+        "hiredis": "<!(node scripts/hiredis.mjs <(target_arch))"
+      },
       "sources": [
         "native/addon.cc",
         "native/decoder.cc",
@@ -12,7 +17,8 @@
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "native/core",
-        "native/core/writer"
+        "native/core/writer",
+        "<(hiredis)/include"
       ],
       "defines": [
         "NAPI_VERSION=8",
@@ -23,8 +29,10 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-      "cflags": ["<!@(pkg-config --cflags hiredis)"],
-      "libraries": ["<!@(pkg-config --libs hiredis_ssl hiredis)", "-lssl", "-lcrypto", "-lpthread"],
+      # OpenSSL stays the system's shared libssl3; hiredis's symbols are
+      # not exported from the addon.
+      "libraries": ["<(hiredis)/lib/libhiredis_ssl.a", "<(hiredis)/lib/libhiredis.a", "-lssl", "-lcrypto", "-lpthread"],
+      "ldflags": ["-Wl,--exclude-libs,ALL"],
       "conditions": [
         ["'<!(echo $FH_SANITIZE)'=='1'", {
           "cflags_cc": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-O1", "-g"],

@@ -39,11 +39,6 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
               Napi::String::New(env, std::to_string(HIREDIS_MAJOR) + "." +
                                          std::to_string(HIREDIS_MINOR) + "." +
                                          std::to_string(HIREDIS_PATCH)));
-#ifdef FH_HAVE_HIREDIS_SSL
-  exports.Set("tls", Napi::Boolean::New(env, true));
-#else
-  exports.Set("tls", Napi::Boolean::New(env, false));
-#endif
   InitDecoder(env, exports);
   InitIngester(env, exports);
   InitWebSocket(env, exports);

@@ -21,9 +21,14 @@ echo "== addon (g++, ASan+UBSan) in native/out/addon-asan"
 scratch=native/out/addon-asan
 rm -rf "$scratch"
 mkdir -p "$scratch/native"
+mkdir -p "$scratch/scripts"
 cp binding.gyp "$scratch/"
 cp native/*.cc native/*.h "$scratch/native/"
 cp -r native/core "$scratch/native/core"
+# The same static hiredis (built once, in deps/) as the normal build.
+cp scripts/hiredis.mjs "$scratch/scripts/"
+node scripts/hiredis.mjs >/dev/null
+ln -s "$root/deps" "$scratch/deps"
 FH_SANITIZE=1 npm run -s build:native -- --directory="$scratch" >"$scratch/build.log" 2>&1 ||
   { tail -30 "$scratch/build.log" >&2; exit 1; }
 addon=$root/$scratch/build/Release/firehose_redis.node

@@ -1,5 +1,5 @@
 /**
- * Typed loader for the C++ addon (build/Release/firehose_redis.node). Every
+ * Typed loader for the C++ addon (a local build or a prebuild). Every
  * value handed to it has been validated in TypeScript first; the addon only
  * reads the shapes declared here.
  */
@@ -300,16 +300,22 @@ interface Addon {
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/**
+ * FIREHOSE_REDIS_ADDON if set; else what node-gyp-build finds: a local build
+ * (build/Release) first, then the prebuild for this platform
+ * (prebuilds/linux-x64/node.napi.glibc.node ...).
+ */
 function load(): Addon {
   const require = createRequire(import.meta.url);
-  const file = process.env.FIREHOSE_REDIS_ADDON ?? path.join(root, 'build', 'Release', 'firehose_redis.node');
+  let file = process.env.FIREHOSE_REDIS_ADDON;
   let addon: Addon;
   try {
+    file ??= (require('node-gyp-build') as { path(dir: string): string }).path(root);
     addon = require(file) as Addon;
   } catch (err) {
     throw new FirehoseError(
-      `cannot load the native addon ${file}: ${(err as Error).message.split('\n')[0]}. ` +
-        'Build it with `npm run build` (it needs g++, make, python3 and libhiredis-dev).',
+      `cannot load the native addon ${file ?? `for ${process.platform}-${process.arch} from ${root}`}: ${(err as Error).message.split('\n')[0]}. ` +
+        'Reinstall firehose-redis, or build it with `npm run build` (needs g++, make, python3 and libssl-dev).',
       ErrorCodes.ADDON,
     );
   }

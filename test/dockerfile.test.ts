@@ -1,10 +1,12 @@
 /**
  * Docker cannot run here, so this test runs what the Dockerfile's runtime
  * stage would contain: it copies exactly the paths its COPY lines name
- * (production dependencies only, as `npm prune --omit=dev` leaves them)
- * into an empty directory, then starts the ENTRYPOINT from there against a
- * real Redis and a relay, and runs the HEALTHCHECK command. It also checks
- * that the runtime image installs the hiredis the addon was linked with.
+ * (production dependencies only, as `npm prune --omit=dev` leaves them, and
+ * only this platform's prebuild, as the build stage keeps) into an empty
+ * directory, then starts the ENTRYPOINT from there against a real Redis (over
+ * TLS too) and a relay, and runs the HEALTHCHECK command. It also checks that
+ * the runtime image installs every shared library the prebuild needs, and no
+ * compiler or -dev package.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -12,15 +14,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { FakeRelay } from './support/fake-relay.js';
 import { readFrames } from './support/fixtures.js';
-import { freePort, RedisServer } from './support/redis.js';
+import { prebuild, ROOT } from './support/package.js';
+import { freePort, type RedisServer } from './support/redis.js';
+import { TestCA } from './support/tls.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
 const stages = dockerfile.split(/^FROM /m).slice(1);
 const runtime = stages[stages.length - 1]!;
+const PREBUILD = `prebuilds/linux-${process.arch}/node.napi.glibc.node`;
 
 function jsonArray(instruction: string): string[] {
   const m = new RegExp(`^${instruction}\\s+(?:.*?\\s)?(\\[.*\\])\\s*$`, 'm').exec(runtime);
@@ -28,8 +31,15 @@ function jsonArray(instruction: string): string[] {
   return JSON.parse(m[1]!) as string[];
 }
 
+/** The packages a stage's `apt-get install` lines name. */
+function aptPackages(stage: string): string[] {
+  return [...stage.matchAll(/apt-get install ([^&\n]*)/g)].flatMap((m) => m[1]!.split(/\s+/).filter((w) => w && !w.startsWith('-')));
+}
+
 let image: string;
 let redis: RedisServer;
+let tlsPort: number;
+let ca: TestCA;
 let relay: FakeRelay;
 
 before(async () => {
@@ -40,7 +50,10 @@ before(async () => {
     // The build stage's WORKDIR is the repository root after `npm ci && tsc`.
     const src = fromBuild ? path.join(ROOT, path.relative(workdir, m[2]!)) : path.join(ROOT, m[2]!);
     const dst = path.join(image, path.relative(workdir, path.resolve(workdir, m[3]!)));
-    if (path.basename(src) === 'node_modules') {
+    if (path.basename(src) === 'prebuilds') {
+      fs.mkdirSync(dst, { recursive: true });
+      fs.cpSync(path.dirname(prebuild(process.arch)), path.join(dst, `linux-${process.arch}`), { recursive: true });
+    } else if (path.basename(src) === 'node_modules') {
       // Only what `npm prune --omit=dev` keeps.
       const prod = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: ROOT, encoding: 'utf8' })
         .trim()
@@ -51,24 +64,44 @@ before(async () => {
       fs.cpSync(src, dst, { recursive: true });
     }
   }
-  redis = await RedisServer.start();
+  ca = TestCA.create();
+  ({ redis, tlsPort } = await ca.redis());
   relay = await FakeRelay.start(readFrames('pds-capture', 'frames.bin').map((f, i) => ({ seq: i + 1, bytes: f.bytes })));
 });
 
 after(async () => {
   await relay?.close();
   await redis?.stop();
+  ca?.remove();
   if (image) fs.rmSync(image, { recursive: true, force: true });
 });
 
-test('both stages are the same Debian release, so hiredis matches', () => {
+test('both stages are Node 26 on Debian 13 slim, the same image', () => {
   const bases = [...dockerfile.matchAll(/^FROM\s+(\S+)/gm)].map((m) => m[1]!);
   assert.equal(bases.length, 2);
   assert.equal(bases[0], bases[1]);
-  assert.match(bases[0]!, /^node:\d+-bookworm-slim$/, 'a Node LTS on Debian 12, like this machine');
-  const linked = execFileSync('ldd', [path.join(ROOT, 'build/Release/firehose_redis.node')], { encoding: 'utf8' });
-  const soname = /libhiredis\.so\.(\S+)/.exec(linked)![1]!;
-  assert.match(runtime, new RegExp(`apt-get install[^\\n]*\\blibhiredis${soname.replace(/\./g, '\\.')}\\b`), `runtime must install libhiredis${soname}`);
+  assert.match(bases[0]!, /^node:26-trixie-slim(@sha256:[0-9a-f]{64})?$/);
+});
+
+test('the runtime stage installs what the prebuild links, and no compiler or -dev package', () => {
+  const packages = aptPackages(runtime);
+  assert.deepEqual(packages.filter((p) => /-dev$|^(g\+\+|gcc|cpp|clang|make|python3|pkg-config)(-\d+)?$/.test(p)), []);
+  const needed = [...execFileSync('readelf', ['-d', path.join(image, PREBUILD)], { encoding: 'utf8' }).matchAll(/\(NEEDED\)\s+Shared library: \[(.+)\]/g)].map((m) => m[1]!);
+  // node:*-slim has the C and C++ runtimes; hiredis is linked in statically.
+  const fromPackage: Record<string, string> = { 'libssl.so.3': 'libssl3t64', 'libcrypto.so.3': 'libssl3t64' };
+  for (const lib of needed) {
+    if (/^(libc\.so|libm\.so|libstdc\+\+\.so|libgcc_s\.so|ld-linux)/.test(lib)) continue;
+    assert.ok(fromPackage[lib], `the prebuild needs ${lib}, which no runtime package is known to provide`);
+    assert.ok(packages.includes(fromPackage[lib]), `runtime must install ${fromPackage[lib]} for ${lib}`);
+  }
+  assert.ok(needed.includes('libssl.so.3'), 'TLS comes from the system OpenSSL');
+  assert.ok(packages.includes('ca-certificates'), 'rediss:// trusts the system CAs by default');
+});
+
+test('the image loads the prebuilt addon', () => {
+  const r = spawnSync(process.execPath, ['-p', "require('node-gyp-build').path('.')"], { cwd: image, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), path.join(image, PREBUILD));
 });
 
 test('the image runs the CLI from its own files', () => {
@@ -89,6 +122,18 @@ test('the image replays its bundled sample into Redis', () => {
   });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /wrote 100 entries from 100 frames/);
+});
+
+test('the image replays over rediss://', async () => {
+  const [, ...args] = jsonArray('ENTRYPOINT');
+  const r = spawnSync(process.execPath, [...args, 'replay'], {
+    cwd: image,
+    env: { ...process.env, REDIS_URL: `rediss://127.0.0.1:${tlsPort}`, REDIS_TLS_CA_FILE: ca.file('ca.crt'), REDIS_STREAM_KEY: 'tls-events' },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(await redis.client().xlen('tls-events'), 100);
 });
 
 test('the image serves the relay into Redis and its HEALTHCHECK passes', async () => {

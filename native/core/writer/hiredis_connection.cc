@@ -36,6 +36,33 @@ HiredisConnection::~HiredisConnection() {
   if (tls_ctx_) SSL_CTX_free(static_cast<SSL_CTX*>(tls_ctx_));
 }
 
+// A TLS alert by which the server refuses our client certificate, or its
+// absence: retrying will not change its mind.
+static bool client_certificate_refused(unsigned long e) {
+  if (ERR_GET_LIB(e) != ERR_LIB_SSL) return false;
+  switch (ERR_GET_REASON(e)) {
+    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool HiredisConnection::client_certificate_error(RedisError& err) {
+  unsigned long e = ERR_peek_error();
+  if (!client_certificate_refused(e)) return false;
+  err.fault = Fault::Fatal;
+  err.message = "Redis at " + describe() + " refused the TLS client certificate (" + ERR_reason_error_string(e) +
+                "): set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE to a certificate its CA signed";
+  ERR_clear_error();
+  return true;
+}
+
 static std::string openssl_error(const char* what) {
   unsigned long e = ERR_get_error();
   char buf[256] = "";
@@ -54,6 +81,11 @@ bool HiredisConnection::start_tls(Deadline deadline, RedisError& err) {
     std::string why = "cannot create a TLS context";
     if (ok) {
       SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+      // Called when the server asks for a client certificate.
+      SSL_CTX_set_cert_cb(ctx, [](SSL*, void* self) {
+        static_cast<HiredisConnection*>(self)->certificate_asked_ = true;
+        return 1;
+      }, this);
       ok = cfg_.tls_ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx) == 1
                                     : SSL_CTX_load_verify_locations(ctx, cfg_.tls_ca_file.c_str(), nullptr) == 1;
       why = "cannot load the CA certificates of REDIS_TLS_CA_FILE";
@@ -99,7 +131,7 @@ bool HiredisConnection::start_tls(Deadline deadline, RedisError& err) {
       err.message = "the TLS certificate of Redis at " + describe() + " is not trusted (" +
                     X509_verify_cert_error_string(verify) +
                     "): set REDIS_TLS_CA_FILE to the CA that signed it, or use the host name it was issued for";
-    } else {
+    } else if (!client_certificate_error(err)) {
       err.fault = Fault::Transient;
       err.message = openssl_error(("TLS handshake with Redis at " + describe() + " failed").c_str());
     }
@@ -107,6 +139,7 @@ bool HiredisConnection::start_tls(Deadline deadline, RedisError& err) {
   };
   // hiredis starts the handshake itself and, on a failure, leaves the SSL
   // object to us.
+  certificate_asked_ = false;
   if (redisInitiateSSL(ctx_, ssl) != REDIS_OK) {
     handshake_failed(ssl);
     SSL_free(ssl);
@@ -117,7 +150,7 @@ bool HiredisConnection::start_tls(Deadline deadline, RedisError& err) {
   for (;;) {
     ERR_clear_error();
     int r = SSL_do_handshake(ssl);
-    if (r == 1) return true;
+    if (r == 1) return !certificate_asked_ || await_certificate_verdict(deadline, err);
     int e = SSL_get_error(ssl, r);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
       if (!wait(e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline, err)) return false;
@@ -129,11 +162,48 @@ bool HiredisConnection::start_tls(Deadline deadline, RedisError& err) {
   }
 }
 
+// In TLS 1.3 the server judges our certificate once the handshake is over
+// for us. A refusal is an alert that a request sent meanwhile would lose to
+// the TCP reset after it, so first wait for the verdict: a session ticket,
+// or the alert. A server that sends no ticket costs the connect timeout.
+bool HiredisConnection::await_certificate_verdict(Deadline deadline, RedisError& err) {
+  SSL* ssl = static_cast<SSL*>(tls_);
+  if (SSL_version(ssl) < TLS1_3_VERSION) return true;  // judged during the handshake
+  for (;;) {
+    char byte;
+    ERR_clear_error();
+    int r = SSL_peek(ssl, &byte, 1);  // reads the ticket or the alert
+    if (r > 0 || SSL_SESSION_is_resumable(SSL_get0_session(ssl))) return true;
+    if (SSL_get_error(ssl, r) != SSL_ERROR_WANT_READ) {
+      if (!client_certificate_error(err)) {
+        err.fault = Fault::Transient;
+        err.message = openssl_error(("TLS with Redis at " + describe() + " failed").c_str());
+      }
+      disconnect();
+      return false;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    if (left.count() <= 0) return true;
+    pollfd fds[2] = {{ctx_->fd, POLLIN, 0}, {abort_fd_, POLLIN, 0}};
+    if (poll(fds, 2, int(left.count()) + 1) < 0 && errno != EINTR) return io_error(err);
+    if (fds[1].revents) {
+      err.fault = Fault::Aborted;
+      err.message = "writer stopped";
+      disconnect();
+      return false;
+    }
+  }
+}
+
 bool HiredisConnection::tls_buffered() const {
   return tls_ && SSL_pending(static_cast<SSL*>(tls_)) > 0;
 }
 
 bool HiredisConnection::io_error(RedisError& err) {
+  if (tls_ && client_certificate_error(err)) {
+    disconnect();
+    return false;
+  }
   err.fault = Fault::Transient;
   err.soon = errno == ECONNREFUSED;
   err.message = std::string("connection to Redis at ") + describe() + " failed: " +
@@ -167,11 +237,9 @@ bool HiredisConnection::wait(short events, Deadline deadline, RedisError& err) {
   }
 }
 
-bool HiredisConnection::connect(const Endpoint& to, RedisError& err) {
+bool HiredisConnection::open(Deadline deadline, RedisError& err) {
   disconnect();
-  at_ = to;
-  auto deadline = SteadyClock::now() + std::chrono::milliseconds(cfg_.connect_timeout_ms);
-  ctx_ = cfg_.path.empty() ? redisConnectNonBlock(to.host.c_str(), to.port)
+  ctx_ = cfg_.path.empty() ? redisConnectNonBlock(at_.host.c_str(), at_.port)
                            : redisConnectUnixNonBlock(cfg_.path.c_str());
   if (!ctx_) {
     err.fault = Fault::Transient;
@@ -195,7 +263,67 @@ bool HiredisConnection::connect(const Endpoint& to, RedisError& err) {
     int one = 1;
     setsockopt(ctx_->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
+  return true;
+}
+
+// Whether the port answers a TLS ClientHello with a certificate: any
+// certificate, since only the protocol is in question.
+bool HiredisConnection::port_speaks_tls(Deadline deadline) {
+  RedisError ignored;
+  if (!open(deadline, ignored)) return false;
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL* ssl = ctx ? SSL_new(ctx) : nullptr;
+  bool tls = false;
+  if (ssl && SSL_set_fd(ssl, ctx_->fd) == 1) {
+    for (;;) {
+      int r = SSL_connect(ssl);
+      if (r == 1) {
+        tls = true;
+        break;
+      }
+      int e = SSL_get_error(ssl, r);
+      if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) &&
+          wait(e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline, ignored)) {
+        continue;
+      }
+      // It sent its certificate before asking for ours.
+      tls = SSL_get_peer_cert_chain(ssl) != nullptr;
+      break;
+    }
+  }
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  ERR_clear_error();
+  disconnect();
+  return tls;
+}
+
+bool HiredisConnection::connect(const Endpoint& to, RedisError& err) {
+  at_ = to;
+  auto deadline = SteadyClock::now() + std::chrono::milliseconds(cfg_.connect_timeout_ms);
+  if (!open(deadline, err)) return false;
   if (cfg_.tls && !start_tls(deadline, err)) return false;
+  // A TLS port drops a plain connection at its first command without a
+  // word, like any lost connection, which would be retried for ever. So
+  // plain TCP starts with PING, and if that connection is dropped, a TLS
+  // handshake tells which it was.
+  if (!cfg_.tls && cfg_.path.empty()) {
+    Reply r;
+    if (!command(*this, {"PING"}, r, err)) {
+      if (err.fault == Fault::Transient && port_speaks_tls(deadline)) {
+        err.fault = Fault::Fatal;
+        err.message = "Redis at " + describe() + ": this port speaks TLS: use rediss:// in REDIS_URL";
+      }
+      return false;
+    }
+    // Its errors (NOAUTH ...) are for AUTH and the commands after it to
+    // report, except one that asks to come back later.
+    if (is_error(r.get()) && classify_error_reply(r->str) == Fault::Transient) {
+      err = refusal(*this, "answer PING", reply_text(r.get()));
+      disconnect();
+      return false;
+    }
+  }
   return handshake(err);
 }
 

@@ -28,6 +28,11 @@ class HiredisConnection : public Connection {
   using Deadline = std::chrono::steady_clock::time_point;
   bool wait(short events, Deadline deadline, RedisError& err);
   bool io_error(RedisError& err);
+  bool open(Deadline deadline, RedisError& err);
+  bool await_certificate_verdict(Deadline deadline, RedisError& err);
+  bool port_speaks_tls(Deadline deadline);
+  // A TLS alert refusing our certificate becomes a fatal err.
+  bool client_certificate_error(RedisError& err);
   bool start_tls(Deadline deadline, RedisError& err);
   bool write_tls(const uint8_t* p, size_t n, Deadline deadline, RedisError& err);
   bool tls_buffered() const;
@@ -39,6 +44,7 @@ class HiredisConnection : public Connection {
   redisContext* ctx_ = nullptr;
   void* tls_ctx_ = nullptr;  // SSL_CTX*, made on first use
   void* tls_ = nullptr;      // SSL* of ctx_, owned by hiredis once initiated
+  bool certificate_asked_ = false;  // the server asked for a client certificate
 };
 
 }  // namespace fh
