@@ -95,6 +95,9 @@ local first_msg = at + 7
 -- Scripts are not rolled back: every write that an ACL may refuse is tried
 -- before the first change (SET ... XX with the value the key already holds
 -- changes nothing), so that a refusal leaves nothing half-written.
+-- A caught error comes back as a string; raised again as one, Redis would
+-- reply "ERR user_script:N: OOM ..." and lose the code (OOM, READONLY,
+-- MISCONF, NOREPLICAS) that says the writer should wait, not stop.
 local function guard(what, ...)
   local ok, r = pcall(redis.call, ...)
   if ok then return r end
@@ -102,7 +105,7 @@ local function guard(what, ...)
   if string.find(msg, "can't run this command", 1, true) or string.find(msg, 'permission', 1, true) then
     error({err = 'NOPERM the Redis user may not run ' .. what .. ' (' .. msg .. ')'})
   end
-  error(r)
+  error({err = msg})
 end
 guard('SET on ' .. KEYS[2], 'SET', KEYS[2], ARGV[3], 'XX')
 guard('SET on ' .. KEYS[4], 'SET', KEYS[4], ARGV[4], 'XX')

@@ -1,0 +1,235 @@
+/**
+ * Exactly once through what Redis does wrong: host crashes that lose the
+ * last second of acknowledged writes (appendfsync everysec), Redis 7.0
+ * replaying half a transaction from a torn AOF, a request that reaches
+ * Redis long after the writer gave up on it, a command refused inside the
+ * batch, a promoted replica that missed the last writes, and a restart
+ * (LOADING). The service runs as an operator runs it (the CLI in a child
+ * process) against a fake relay, so a resync really fetches the lost span
+ * again; every Redis is a real redis-server of the test's own.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, test, type TestContext } from 'node:test';
+import type { Redis } from 'ioredis';
+import { syntheticStream } from '../bench/corpus.js';
+import { AofSampler } from './support/aof.js';
+import { FakeRelay, type FakeRelayOptions, type RelayFrame } from './support/fake-relay.js';
+import { readFrames } from './support/fixtures.js';
+import { RedisServer, type RedisServerOptions } from './support/redis.js';
+import { LEVEL, ServiceProcess, stopAllServices, until as untilRaw } from './support/service-process.js';
+import { CURSOR_KEY, tally, type Tally } from './support/stream.js';
+import { TcpProxy } from './support/tcp-proxy.js';
+
+const JETSTREAM = readFrames('jetstream-corpus', 'frames.bin').map((f) => f.bytes);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const cleanups: Array<() => Promise<unknown>> = [];
+let services: ServiceProcess[] = [];
+
+afterEach(async () => {
+  services = [];
+  await stopAllServices();
+  while (cleanups.length) await cleanups.pop()!().catch(() => {});
+});
+
+/** until(), with the services' last log lines in the error. */
+async function until<T>(fn: () => Promise<T> | T, timeoutMs: number, what: string) {
+  try {
+    return await untilRaw(fn, timeoutMs, what);
+  } catch (e) {
+    (e as Error).message += services.map((s) => `\n${s.tail()}`).join('');
+    throw e;
+  }
+}
+
+async function redisServer(opts: RedisServerOptions = {}): Promise<{ server: RedisServer; redis: Redis }> {
+  const server = await RedisServer.start(opts);
+  cleanups.push(() => server.stop());
+  return { server, redis: server.client() };
+}
+
+async function fakeRelay(frames: RelayFrame[], opts: FakeRelayOptions = {}): Promise<FakeRelay> {
+  const relay = await FakeRelay.start(frames, opts);
+  cleanups.push(() => relay.close());
+  return relay;
+}
+
+async function service(relayUrl: string, redisUrl: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
+  const svc = await ServiceProcess.start({
+    env: { RELAY_URL: relayUrl, REDIS_URL: redisUrl, REDIS_RETRY_MAX_MS: '500', ...env },
+  });
+  services.push(svc);
+  return svc;
+}
+
+const cursorOf = async (redis: Redis) => Number((await redis.get(CURSOR_KEY)) ?? 0);
+
+const waitForCursor = (redis: Redis, want: number, timeoutMs: number) =>
+  until(async () => (await cursorOf(redis)) === want, timeoutMs, `cursor = ${want}`);
+
+function assertClean(t: Tally, what: string): void {
+  assert.deepEqual({ missing: t.missing, duplicated: t.duplicated, outOfOrder: t.outOfOrder, unexpected: t.unexpected }, { missing: 0, duplicated: 0, outOfOrder: 0, unexpected: 0 }, `${what}: ${JSON.stringify(t)}`);
+}
+
+// -------------------------------------------------------------- host crash
+
+test('host crash under appendfsync everysec, 4 times in one run: Redis loses its last second, the writer fetches it again; 0 missing, 0 duplicated', { timeout: 60_000 }, async (t: TestContext) => {
+  // The settings the compose file ships: a torn AOF is repaired before
+  // Redis loads it (redis-check-aof --fix), never half-loaded.
+  const { server, redis } = await redisServer({
+    appendonly: true,
+    appendfsync: 'everysec',
+    checkAofAtStart: true,
+    args: ['--aof-load-truncated', 'no', '--auto-aof-rewrite-percentage', '0'],
+  });
+  const N = 10_000;
+  // About 2,000 events/s.
+  const relay = await fakeRelay(syntheticStream(JETSTREAM, N, 1), { intervalMs: 1, burst: 2 });
+  const svc = await service(relay.url, server.url);
+  const sampler = new AofSampler(server.aofDir);
+  sampler.start();
+  cleanups.push(async () => sampler.stop());
+  const crashes: Array<{ acked: number; cutBytes: number; recoveredMs: number }> = [];
+  let last = 0;
+  for (let i = 0; i < 4; i++) {
+    // Over a second of writes since the last recovery: the cut loses acknowledged ones.
+    await until(async () => (await cursorOf(redis)) > last + 500, 20_000, `writes after crash ${i}`);
+    await sleep(1100);
+    const acked = await cursorOf(redis);
+    await server.kill();
+    const cut = sampler.cutBack(1000);
+    await server.startAgain();
+    const t0 = Date.now();
+    await until(async () => (await cursorOf(redis)) > acked, 20_000, `writing past ${acked} after crash ${i}`);
+    crashes.push({ acked, cutBytes: cut.from - cut.to, recoveredMs: Date.now() - t0 });
+    last = await cursorOf(redis);
+  }
+  await waitForCursor(redis, N, 30_000);
+  // A torn transaction left in the AOF would only show at the next load.
+  await server.restart();
+  const result = await tally(redis, 1, N);
+  const regressions = svc.find(/^Redis lost acknowledged writes/);
+  t.diagnostic(`crashes: ${JSON.stringify(crashes)}`);
+  t.diagnostic(`regressions (cursor, acknowledged, lost): ${JSON.stringify(regressions.map((l) => [l.cursor, l.acknowledged, l.lost]))}`);
+  t.diagnostic(`stream: ${JSON.stringify(result)}`);
+  assertClean(result, 'after 4 host crashes');
+  // Each crash lost acknowledged writes, and each loss was noticed once.
+  assert.equal(regressions.length, crashes.length, 'one regression logged per crash');
+  regressions.forEach((l, i) => {
+    assert.equal(l.level, LEVEL.error);
+    assert.equal(Number(l.acknowledged), crashes[i]!.acked, 'the acknowledged cursor it names');
+    assert.ok(Number(l.cursor) < crashes[i]!.acked);
+  });
+});
+
+// ------------------------------------------------------- stale transaction
+
+/** A batch request: the fenced script names the fence key (the lease script does not). */
+const isBatch = (_l: unknown, chunk: Buffer) => chunk.includes('EVALSHA') && chunk.includes('firehose:events:fence');
+
+async function errorCount(redis: Redis, code: string): Promise<number> {
+  const info = await redis.info('errorstats');
+  return Number(new RegExp(`errorstat_${code}:count=(\\d+)`).exec(info)?.[1] ?? 0);
+}
+
+test('stale transaction: a batch held back past REDIS_COMMAND_TIMEOUT_MS, resent on a new connection, then delivered late: refused (FENCED); 0 duplicated', { timeout: 30_000 }, async (t: TestContext) => {
+  const { server, redis } = await redisServer();
+  const proxy = await TcpProxy.start(server.port);
+  cleanups.push(() => proxy.close());
+  const N = 2000;
+  const relay = await fakeRelay(syntheticStream(JETSTREAM, N, 1), { intervalMs: 1, burst: 2 });
+  const svc = await service(relay.url, proxy.url, { REDIS_COMMAND_TIMEOUT_MS: '1000' });
+  await until(async () => (await cursorOf(redis)) > 300, 10_000, 'first writes');
+  // The network swallows the next batch request: the writer hears nothing.
+  proxy.holdOn(isBatch);
+  const held = await until(() => proxy.heldLinks[0], 5000, 'a batch request held');
+  const heldAt = Date.now();
+  const timedOut = await svc.waitForMsg(/did not answer in time/, 5000);
+  // It reconnected (through the proxy, as the network now lets it) and moved on.
+  const past = await cursorOf(redis);
+  await until(async () => (await cursorOf(redis)) > past + 300, 10_000, 'writes after the resend');
+  // Now the old request arrives: its cursor is no longer Redis's.
+  const answer = await proxy.release(held);
+  await waitForCursor(redis, N, 20_000);
+  const result = await tally(redis, 1, N);
+  t.diagnostic(`timed out after ${timedOut.time - heldAt} ms; the late request got: ${answer.split('\r\n')[0]}; stream: ${JSON.stringify(result)}`);
+  assert.match(answer, /^-FENCED cursor \d+/);
+  assertClean(result, 'after a stale request');
+  assert.equal(await errorCount(redis, 'FENCED'), 1);
+});
+
+test('stale transaction landing between the writer\'s check and its resend: the resend is refused, the writer sees its batch landed; 0 duplicated', { timeout: 30_000 }, async (t: TestContext) => {
+  const { server, redis } = await redisServer();
+  const proxy = await TcpProxy.start(server.port);
+  cleanups.push(() => proxy.close());
+  const N = 2000;
+  const relay = await fakeRelay(syntheticStream(JETSTREAM, N, 1), { intervalMs: 1, burst: 2 });
+  await service(relay.url, proxy.url, { REDIS_COMMAND_TIMEOUT_MS: '1000' });
+  await until(async () => (await cursorOf(redis)) > 300, 10_000, 'first writes');
+  proxy.holdOn(isBatch);
+  const old = await until(() => proxy.heldLinks[0], 5000, 'a batch request held');
+  const before = await cursorOf(redis);
+  // The writer times out, reconnects, finds its batch not landed and resends: hold that too.
+  proxy.holdOn(isBatch);
+  const resend = await until(() => proxy.heldLinks.find((l) => l !== old), 5000, 'the resend held');
+  assert.equal(await cursorOf(redis), before, 'nothing written meanwhile');
+  // The old request lands first, then the resend arrives.
+  const first = await proxy.release(old, 100);
+  const second = await proxy.release(resend, 100);
+  await waitForCursor(redis, N, 20_000);
+  const result = await tally(redis, 1, N);
+  t.diagnostic(`old request: ${first.split('\r\n')[0]}…; resend: ${second.split('\r\n')[0]}; stream: ${JSON.stringify(result)}`);
+  assert.match(first, /^\*\d+\r\n/, 'the old request applied');
+  assert.match(second, /^-FENCED cursor \d+/, 'the resend was refused');
+  assertClean(result, 'after a stale request that landed');
+});
+
+// ------------------------------------------------ a command refused inside
+
+test('OOM inside the batch (maxmemory lowered mid-run): nothing half-written, retried; after a restart, 0 missing, 0 duplicated', { timeout: 30_000 }, async (t: TestContext) => {
+  const { server, redis } = await redisServer();
+  const N = 2000;
+  const relay = await fakeRelay(syntheticStream(JETSTREAM, N, 1), { intervalMs: 1, burst: 2 });
+  const first = await service(relay.url, server.url);
+  await until(async () => (await cursorOf(redis)) > 300, 10_000, 'first writes');
+  const used = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
+  await redis.config('SET', 'maxmemory', String(used - 100_000));
+  const refused = await first.waitForMsg(/OOM command not allowed/, 5000);
+  await sleep(1000);
+  // Every entry in the stream is under the cursor: the refused batch left nothing.
+  const stuck = await cursorOf(redis);
+  assert.equal(await redis.xlen('firehose:events'), stuck);
+  await first.kill();
+  await redis.config('SET', 'maxmemory', '0');
+  const second = await service(relay.url, server.url);
+  await waitForCursor(redis, N, 20_000);
+  const result = await tally(redis, 1, N);
+  t.diagnostic(`refused at cursor ${stuck} (${refused.msg}); stream: ${JSON.stringify(result)}`);
+  assert.equal(refused.level, LEVEL.warn);
+  assertClean(result, 'after OOM and a restart');
+  await second.waitForMsg(new RegExp(`resuming from cursor ${stuck}`), 1000);
+});
+
+test('ACL change mid-run refusing the lease renewal inside the batch (after its entries): fatal, one line; after a restart, 0 missing, 0 duplicated', { timeout: 30_000 }, async (t: TestContext) => {
+  const { server, redis } = await redisServer();
+  await redis.acl('SETUSER', 'writer', 'on', '>secret', '~*', '&*', '+@all');
+  const url = `redis://writer:secret@127.0.0.1:${server.port}`;
+  const N = 2000;
+  const relay = await fakeRelay(syntheticStream(JETSTREAM, N, 1), { intervalMs: 1, burst: 2 });
+  const first = await service(relay.url, url);
+  await until(async () => (await cursorOf(redis)) > 300, 10_000, 'first writes');
+  await redis.acl('SETUSER', 'writer', '-pexpire');
+  const status = await first.waitForExit(10_000);
+  const fatal = first.logs.filter((l) => l.level >= LEVEL.error && /may not/.test(l.msg));
+  const stopped = await cursorOf(redis);
+  // The batch that was refused had written its entries and cursor together.
+  assert.equal(await redis.xlen('firehose:events'), stopped);
+  await redis.acl('SETUSER', 'writer', '+pexpire');
+  await service(relay.url, url);
+  await waitForCursor(redis, N, 20_000);
+  const result = await tally(redis, 1, N);
+  t.diagnostic(`exit ${JSON.stringify(status)} at cursor ${stopped}: ${fatal[0]?.msg}; stream: ${JSON.stringify(result)}`);
+  assert.equal(status.code, 1);
+  assert.equal(fatal.length, 1, 'one line says what to change');
+  assertClean(result, 'after an ACL refusal and a restart');
+});
