@@ -15,7 +15,7 @@ import { syntheticStream } from '../bench/corpus.js';
 import { AofSampler } from './support/aof.js';
 import { FakeRelay, type FakeRelayOptions, type RelayFrame } from './support/fake-relay.js';
 import { readFrames } from './support/fixtures.js';
-import { RedisServer, type RedisServerOptions } from './support/redis.js';
+import { RedisServer, ping, type RedisServerOptions } from './support/redis.js';
 import { LEVEL, ServiceProcess, stopAllServices, until as untilRaw } from './support/service-process.js';
 import { CURSOR_KEY, tally, type Tally } from './support/stream.js';
 import { TcpProxy } from './support/tcp-proxy.js';
@@ -232,4 +232,109 @@ test('ACL change mid-run refusing the lease renewal inside the batch (after its 
   assert.equal(status.code, 1);
   assert.equal(fatal.length, 1, 'one line says what to change');
   assertClean(result, 'after an ACL refusal and a restart');
+});
+
+// ------------------------------------------------------- replica promotion
+
+test('replica promoted behind a stable address (REDIS_URL on a proxy): the replica missed the last writes; the writer fetches them again without a restart; 0 missing, 0 duplicated', { timeout: 30_000 }, async (t: TestContext) => {
+  const { server: primary } = await redisServer();
+  // The replication link runs through a proxy of its own, so that the test
+  // can make the replica fall behind, as an async replica does.
+  const link = await TcpProxy.start(primary.port);
+  cleanups.push(() => link.close());
+  const { server: replica, redis } = await redisServer({ args: ['--replicaof', '127.0.0.1', String(link.port)] });
+  await until(async () => /master_link_status:up/.test(await redis.info('replication')), 10_000, 'replica in sync');
+  const endpoint = await TcpProxy.start(primary.port);
+  cleanups.push(() => endpoint.close());
+  const N = 3000;
+  const relay = await fakeRelay(syntheticStream(JETSTREAM, N, 1), { intervalMs: 1, burst: 2 });
+  const svc = await service(relay.url, endpoint.url);
+  await until(async () => (await cursorOf(redis)) > 500, 10_000, 'writes replicated');
+  link.pauseAll();
+  const replicated = await cursorOf(redis);
+  await sleep(500);
+  // The failover: the primary dies, the replica is promoted, the address moves.
+  const primaryClient = primary.client();
+  const acked = Number(await primaryClient.get(CURSOR_KEY));
+  await primary.kill();
+  link.dropAll();
+  await redis.replicaof('NO', 'ONE');
+  endpoint.setBackend(replica.port);
+  endpoint.dropAll();
+  const t0 = Date.now();
+  await until(async () => (await cursorOf(redis)) > acked, 15_000, 'writing past the lost span on the promoted replica');
+  const caughtUpMs = Date.now() - t0;
+  await waitForCursor(redis, N, 20_000);
+  const result = await tally(redis, 1, N);
+  const regression = svc.find(/^Redis lost acknowledged writes/);
+  t.diagnostic(`replica had ${replicated}, primary acknowledged ${acked}; writing past it ${caughtUpMs} ms after the switch; logged: ${regression.map((l) => `lost ${l.lost}`).join(', ')}; stream: ${JSON.stringify(result)}`);
+  assert.ok(replicated < acked, 'the replica missed acknowledged writes');
+  assertClean(result, 'after the promotion');
+  assert.equal(regression.length, 1);
+  assert.equal(Number(regression[0]!.cursor), replicated);
+  assert.equal(Number(regression[0]!.acknowledged), acked);
+  assert.equal(regression[0]!.lost, acked - replicated, 'every frame makes an entry here: lost events = seqs');
+});
+
+// ------------------------------------------------------------ Redis restart
+
+test('Redis restarts with a slow load: LOADING is reported as "starting" (a warning), and the writer writes again within moments of Redis being ready', { timeout: 30_000 }, async (t: TestContext) => {
+  const { server, redis } = await redisServer({ appendonly: true });
+  const N = 6000;
+  const relay = await fakeRelay(syntheticStream(JETSTREAM, N, 1), { intervalMs: 1, burst: 2 });
+  const svc = await service(relay.url, server.url);
+  await until(async () => (await cursorOf(redis)) > 3000, 15_000, '3000 entries');
+  await server.kill();
+  const from = svc.logs.length;
+  await sleep(300);
+  // About a second of loading, during which Redis answers LOADING.
+  await server.startAgain(['--key-load-delay', '250'], 'loading');
+  const loadingAt = Date.now();
+  const probe = server.client();
+  let readyAt = 0;
+  let before = 0;
+  await until(async () => {
+    const r = await ping(server.port);
+    if (r === 'pong' && !readyAt) {
+      readyAt = Date.now();
+      before = Number(await probe.xlen('firehose:events'));
+    }
+    return readyAt > 0;
+  }, 15_000, 'Redis loaded');
+  let wroteAt = 0;
+  await until(async () => {
+    if (Number(await probe.xlen('firehose:events')) > before) wroteAt = Date.now();
+    return wroteAt > 0;
+  }, 10_000, 'a write after the load');
+  await waitForCursor(redis, N, 20_000);
+  const result = await tally(redis, 1, N);
+  const during = svc.logs.slice(from);
+  const loading = during.filter((l) => /is starting \(loading its data/.test(l.msg));
+  t.diagnostic(`loading took ${readyAt - loadingAt} ms; first write ${wroteAt - readyAt} ms after Redis was ready; "${loading[0]?.msg}"; stream: ${JSON.stringify(result)}`);
+  assert.ok(loading.length >= 1, `LOADING is reported: ${during.map((l) => l.msg).join("\n")}`);
+  assert.ok(during.every((l) => l.level < LEVEL.error), `no error lines: ${JSON.stringify(during.filter((l) => l.level >= LEVEL.error))}`);
+  assert.ok(wroteAt - readyAt < 1000, `wrote ${wroteAt - readyAt} ms after Redis was ready`);
+  assertClean(result, 'after the restart');
+});
+
+test('Redis comes back empty (no persistence) while the relay is between connections: an error says the past is gone; the relay resumes from the last durable cursor, never live', { timeout: 30_000 }, async (t: TestContext) => {
+  const { server, redis } = await redisServer();
+  const relay = await fakeRelay(syntheticStream(JETSTREAM, 500, 1), { intervalMs: 1, burst: 4 });
+  // The relay goes quiet after 500 frames: the service reconnects every STALL_TIMEOUT_MS (1 s).
+  const svc = await service(relay.url, server.url);
+  await waitForCursor(redis, 500, 10_000);
+  const connectionsBefore = relay.connections.length;
+  await server.restart();
+  await svc.waitForMsg(/^Redis came back empty/, 10_000);
+  await until(() => relay.connections.length >= connectionsBefore + 2, 10_000, 'two relay reconnects after the restart');
+  relay.append(syntheticStream(JETSTREAM, 300, 501));
+  await waitForCursor(redis, 800, 10_000);
+  const after = relay.connections.slice(connectionsBefore).map((c) => c.cursor);
+  const result = await tally(redis, 501, 800);
+  const line = svc.find(/^Redis came back empty/);
+  t.diagnostic(`"${line[0]?.msg}"; relay cursors after the restart: ${after.join(', ')}; stream: ${JSON.stringify(result)}`);
+  assert.deepEqual(after.filter((c) => c !== '500'), [], 'every reconnect after the restart resumes from 500');
+  assert.equal(line.length, 1);
+  assert.equal(line[0]!.level, LEVEL.error);
+  assertClean(result, 'after Redis came back empty');
 });

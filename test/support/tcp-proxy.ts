@@ -85,6 +85,17 @@ export class TcpProxy {
     return Buffer.concat(answer).toString('latin1');
   }
 
+  /**
+   * Stops moving bytes, both ways, on every open link (a partition): they
+   * wait in the sockets until dropAll() throws them away.
+   */
+  pauseAll(): void {
+    for (const l of this.links) {
+      l.client.pause();
+      l.upstream.pause();
+    }
+  }
+
   /** Cuts every open link, as a backend that died or a dropped network would. */
   dropAll(): void {
     for (const l of this.links) {

@@ -386,11 +386,7 @@ bool WriterCore::reconcile_idle(RedisState& st, bool reconnect, RedisError& err)
     case Verdict::Same:
       return true;
     case Verdict::Empty:
-      log("error", "Redis came back empty (" + cfg_.stream_key + " and " + cfg_.cursor_key +
-                       " are gone): the events before seq " + base_.cursor +
-                       " went with it; carrying on from there, without skipping to live");
-      base_ = st.keys;
-      return true;
+      return restore_cursor(st, err);
     case Verdict::Behind:
       // Only the cursor key went: the stream says how far it got.
       if (st.keys.cursor.empty() && numeric(st.tail_seq) && !adopt_cursor(st, err)) return false;
@@ -400,6 +396,31 @@ bool WriterCore::reconcile_idle(RedisState& st, bool reconnect, RedisError& err)
       resync(st, Verdict::Foreign, reconnect);
       return true;
   }
+}
+
+// Redis lost everything, our cursor with it. Put the cursor back, so that
+// whoever asks next (a relay reconnect, this service restarted) resumes from
+// it instead of going live over the gap, and the next batch applies on top.
+bool WriterCore::restore_cursor(RedisState& st, RedisError& err) {
+  if (!base_.cursor.empty()) {
+    Reply r;
+    if (!command(*conn_, {"EVALSHA", repair_sha_, "2", cfg_.cursor_key, cfg_.fence_key(), st.keys.cursor,
+                          st.keys.fence, base_.cursor, ""},
+                 r, err)) {
+      return false;
+    }
+    if (is_error(r.get()) || r->integer != 1) {
+      err.fault = is_error(r.get()) ? classify_error_reply(reply_text(r.get())) : Fault::Transient;
+      err.message = "could not restore " + cfg_.cursor_key + ": " + (is_error(r.get()) ? reply_text(r.get()) : "the keys moved");
+      return false;
+    }
+  }
+  log("error", "Redis came back empty (" + cfg_.stream_key + " and " + cfg_.cursor_key +
+                   " are gone): the events before seq " + base_.cursor +
+                   " went with it; carrying on from there, without skipping to live");
+  st.keys = FenceState{base_.cursor, ""};
+  base_ = st.keys;
+  return true;
 }
 
 bool WriterCore::adopt_cursor(RedisState& st, RedisError& err) {
@@ -724,10 +745,7 @@ WriterCore::Settled WriterCore::settle(Batch& b, RedisError err) {
       return Settled::Written;
     }
     if (v == Verdict::Empty) {
-      log("error", "Redis came back empty (" + cfg_.stream_key + " and " + cfg_.cursor_key +
-                       " are gone): the events before seq " + base_.cursor +
-                       " went with it; carrying on from there, without skipping to live");
-      base_ = st.keys;
+      if (!restore_cursor(st, err)) continue;
     } else if (v == Verdict::Behind || v == Verdict::Foreign) {
       if (v == Verdict::Behind && st.keys.cursor.empty() && numeric(st.tail_seq) && !adopt_cursor(st, err)) continue;
       resync(st, v, true);

@@ -74,6 +74,7 @@ class WriterCore {
   bool reconcile_idle(RedisState& st, bool reconnect, RedisError& err);
   bool adopt_tail(RedisState& st, RedisError& err);
   bool adopt_cursor(RedisState& st, RedisError& err);
+  bool restore_cursor(RedisState& st, RedisError& err);
   void resync(const RedisState& st, Verdict v, bool reconnect);
   bool switch_key(const std::string& key, RedisError& err);
 
