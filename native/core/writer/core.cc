@@ -266,12 +266,16 @@ bool WriterCore::take_role(RedisError& err) {
   floor_.set(base_.cursor);
   acks_.clear();
   active_ = true;
+  // A standby that gets the lease took it over, whether it wrote before or not.
+  bool takeover = announced_standby_;
   announced_standby_ = false;
   WriterEvent role;
   role.type = WriterEvent::Type::Role;
   role.active = true;
   role.holder = lease_.holder();
-  role.message = ever_active_ ? "took over the lease " + lease_.key() : "holding the lease " + lease_.key();
+  role.message = takeover ? "took over the lease " + lease_.key() +
+                                (standby_holder_.empty() ? "" : " from instance " + Lease::instance_of(standby_holder_))
+                          : "holding the lease " + lease_.key();
   emit(std::move(role));
   if (!ever_active_) {
     ever_active_ = true;
@@ -452,6 +456,12 @@ bool WriterCore::switch_key(const std::string& key, RedisError& err) {
   if (!read_state(*conn_, cfg_, st, err)) {
     cfg_.cursor_key = old;
     return false;
+  }
+  if (active_ && !st.holder.empty() && st.holder != lease_.holder()) {
+    // Another instance took the lease while this one was frozen or cut
+    // off: what it wrote is not ours to follow.
+    become_standby(st.holder);
+    standby_next_ = clock_.now();
   }
   if (active_) {
     // Every relay (re)connect passes here: the moment to notice that Redis
