@@ -71,6 +71,8 @@ export class RelayClient extends EventEmitter<RelayEvents> {
   private reconnectOnResume = false;
   private awaitingPong = false;
   private restartNow = false;
+  /** Counts connect() calls: only the newest goes on once the cursor is known. */
+  private connectCalls = 0;
   private closedPromise: Promise<void> = Promise.resolve();
 
   /** Date.now() of the last message, on whichever connection. */
@@ -149,11 +151,15 @@ export class RelayClient extends EventEmitter<RelayEvents> {
   stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
-    if (this.ws && this.ws.readyState !== WebSocket.CLOSED) {
-      // Nothing read after this point reaches the writer.
-      this.ws.pause();
-      this.ws.close(1000, 'shutting down');
-      const ws = this.ws;
+    const ws = this.ws;
+    if (ws && ws.readyState !== WebSocket.CLOSED) {
+      // Retired: nothing it still holds reaches the writer, even if start()
+      // comes before it has finished closing (a standby taking over).
+      this.ws = undefined;
+      this.connected = false;
+      this.clearTimers();
+      ws.pause();
+      ws.close(1000, 'shutting down');
       const forced = setTimeout(() => ws.terminate(), 2000);
       return this.closedPromise.finally(() => clearTimeout(forced));
     }
@@ -162,13 +168,15 @@ export class RelayClient extends EventEmitter<RelayEvents> {
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
+    const call = ++this.connectCalls;
     let cursor: string | null;
     try {
       cursor = await this.handlers.resumeCursor(this.index);
     } catch {
       return; // the writer has stopped: the service is shutting down
     }
-    if (this.stopped) return;
+    // Stopped meanwhile, or superseded by a newer connect() (a restart): one connection at a time.
+    if (this.stopped || call !== this.connectCalls) return;
     const base = this.url;
     const url = base + SUBSCRIBE_PATH + (cursor !== null ? `?cursor=${encodeURIComponent(cursor)}` : '');
     this.emit('connecting', base, cursor);
@@ -207,6 +215,7 @@ export class RelayClient extends EventEmitter<RelayEvents> {
   }
 
   private onMessage(ws: WebSocket, data: Buffer, isBinary: boolean): void {
+    if (ws !== this.ws) return;
     this.lastMessageAt = Date.now();
     if (!isBinary) {
       this.emit('text-message');

@@ -115,6 +115,8 @@ test('two instances: the active frozen past its lease is replaced, wakes up fenc
   assert.ok(secondTakeoverMs <= TAKEOVER_BOUND_MS, `takeover after SIGKILL took ${secondTakeoverMs} ms`);
   assert.equal(fenced.level, LEVEL.error);
   assert.equal(afterWake.filter((l) => /^fenced/.test(l.msg)).length, 1, 'one line says it is fenced');
+  // Nothing from its connection of before the freeze reached its writer after the takeover.
+  assert.deepEqual(afterWake.filter((l) => /^frame with seq \d+ skipped/.test(l.msg)).map((l) => l.msg).slice(0, 3), []);
   // Between waking and taking over again, alpha wrote nothing and read nothing.
   const wokeUntilTakeover = afterWake.slice(0, afterWake.indexOf(took2));
   assert.deepEqual(wokeUntilTakeover.filter((l) => /^Processed \d+ events/.test(l.msg) && l.role === 'active' && l.time > fenced.time), []);
