@@ -9,10 +9,11 @@
  * again; every Redis is a real redis-server of the test's own.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { afterEach, test, type TestContext } from 'node:test';
 import type { Redis } from 'ioredis';
 import { syntheticStream } from '../bench/corpus.js';
-import { AofSampler } from './support/aof.js';
+import { AofSampler, incrFile, multiOffsets, xaddOffsets } from './support/aof.js';
 import { FakeRelay, type FakeRelayOptions, type RelayFrame } from './support/fake-relay.js';
 import { readFrames } from './support/fixtures.js';
 import { RedisServer, ping, type RedisServerOptions } from './support/redis.js';
@@ -337,4 +338,48 @@ test('Redis comes back empty (no persistence) while the relay is between connect
   assert.equal(line.length, 1);
   assert.equal(line[0]!.level, LEVEL.error);
   assertClean(result, 'after Redis came back empty');
+});
+
+// ------------------------------------------------------------- a torn AOF
+
+test('Redis 7.0 replays half a transaction (AOF torn inside a batch, aof-load-truncated yes, another client\'s MULTI after it): the writer adopts the replayed entries, logs it once; 0 missing, 0 duplicated', { timeout: 30_000 }, async (t: TestContext) => {
+  const { server, redis } = await redisServer({ appendonly: true, args: ['--aof-load-truncated', 'yes', '--auto-aof-rewrite-percentage', '0'] });
+  const N = 2000;
+  const relay = await fakeRelay(syntheticStream(JETSTREAM, N, 1), { intervalMs: 1, burst: 2 });
+  const first = await service(relay.url, server.url);
+  await until(async () => (await cursorOf(redis)) > 800, 10_000, 'first writes');
+  // The host dies: Redis and the service with it, a batch half on disk.
+  await Promise.all([first.kill(), server.kill()]);
+  const file = incrFile(server.aofDir);
+  const size = fs.statSync(file).size;
+  const multis = multiOffsets(file);
+  let cut = -1;
+  for (let i = multis.length - 1; i >= 0 && cut < 0; i--) {
+    const xadds = xaddOffsets(file, multis[i]!, multis[i + 1] ?? size);
+    if (xadds.length >= 3) cut = xadds[xadds.length - 1]! + 20; // inside its last XADD
+  }
+  assert.ok(cut > 0, 'a batch of 3 or more entries in the AOF');
+  fs.truncateSync(file, cut);
+  // Redis loads what it can and leaves the file ending inside the MULTI ...
+  await server.startAgain();
+  // ... so the next transaction on this Redis, anyone's, closes it: at the
+  // next load the half batch runs, without its cursor and fence.
+  await redis.multi().set('other:app', '1').incr('other:counter').exec();
+  await server.restart();
+  const cursor = await cursorOf(redis);
+  const tail = (await redis.xrevrange('firehose:events', '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
+  const fence = await redis.get('firehose:events:fence');
+  const tailSeq = Number(tail[0]![1][5]);
+  assert.ok(tailSeq > cursor && tail[0]![0] !== fence, `entries past the cursor (${cursor}) and the fence: seq ${tailSeq}`);
+
+  const second = await service(relay.url, server.url);
+  await waitForCursor(redis, N, 20_000);
+  const result = await tally(redis, 1, N);
+  const adopted = second.find(/^Redis replayed part of a transaction/);
+  t.diagnostic(`Redis log: ${server.log().split('\n').filter((l) => /short read|Truncating|MULTI/.test(l)).map((l) => l.replace(/^\d+:M [^#*]*[#*] /, '')).join(' | ')}`);
+  t.diagnostic(`cursor ${cursor}, replayed entries up to seq ${tailSeq}; "${adopted[0]?.msg}"; stream: ${JSON.stringify(result)}`);
+  assertClean(result, 'after a replayed half transaction');
+  assert.equal(adopted.length, 1);
+  assert.equal(adopted[0]!.level, LEVEL.error);
+  await second.waitForMsg(new RegExp(`resuming from cursor ${tailSeq}`), 1000);
 });

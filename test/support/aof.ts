@@ -78,3 +78,12 @@ export function multiOffsets(file: string): number[] {
   for (let i = data.indexOf(marker); i >= 0; i = data.indexOf(marker, i + 1)) out.push(i);
   return out;
 }
+
+/** Offsets of the XADD commands in an AOF file between from and to. */
+export function xaddOffsets(file: string, from: number, to: number): number[] {
+  const data = fs.readFileSync(file).subarray(0, to);
+  const marker = Buffer.from('$4\r\nXADD\r\n');
+  const out: number[] = [];
+  for (let i = data.indexOf(marker, from); i >= 0; i = data.indexOf(marker, i + 1)) out.push(i);
+  return out;
+}

@@ -341,9 +341,10 @@ bool WriterCore::adopt_tail(RedisState& st, RedisError& err) {
   }
   if (!torn_logged_) {
     torn_logged_ = true;
-    log("error", "Redis replayed part of a transaction after a crash (Redis 7.0 with aof-load-truncated yes): " +
+    log("error", "Redis replayed part of a transaction that a crash had cut (a torn AOF loaded with aof-load-truncated yes): " +
                      cfg_.stream_key + " holds entries up to " + st.tail_id + " (seq " + st.tail_seq +
-                     ") without their cursor; adopted them, so none is written twice (Valkey, or Redis >= 7.2, avoids this)");
+                     ") without their cursor; adopted them, so none is written twice. Such a replay can also duplicate entries: "
+                     "run redis-check-aof --fix before Redis starts (README, Redis durability)");
   }
   st.keys = next;
   return true;
