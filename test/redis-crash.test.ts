@@ -83,7 +83,7 @@ test('host crash under appendfsync everysec, 4 times in one run: Redis loses its
     checkAofAtStart: true,
     args: ['--aof-load-truncated', 'no', '--auto-aof-rewrite-percentage', '0'],
   });
-  const N = 10_000;
+  const N = 9000;
   // About 2,000 events/s.
   const relay = await fakeRelay(syntheticStream(JETSTREAM, N, 1), { intervalMs: 1, burst: 2 });
   const svc = await service(relay.url, server.url);
@@ -196,7 +196,7 @@ test('OOM inside the batch (maxmemory lowered mid-run): nothing half-written, re
   const used = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
   await redis.config('SET', 'maxmemory', String(used - 100_000));
   const refused = await first.waitForMsg(/OOM command not allowed/, 5000);
-  await sleep(1000);
+  await sleep(500);
   // Every entry in the stream is under the cursor: the refused batch left nothing.
   const stuck = await cursorOf(redis);
   assert.equal(await redis.xlen('firehose:events'), stuck);
@@ -238,7 +238,7 @@ test('ACL change mid-run refusing the lease renewal inside the batch (after its 
 // ------------------------------------------------------- replica promotion
 
 test('replica promoted behind a stable address (REDIS_URL on a proxy): the replica missed the last writes; the writer fetches them again without a restart; 0 missing, 0 duplicated', { timeout: 30_000 }, async (t: TestContext) => {
-  const { server: primary } = await redisServer();
+  const { server: primary } = await redisServer({ args: ['--repl-diskless-sync-delay', '0'] });
   // The replication link runs through a proxy of its own, so that the test
   // can make the replica fall behind, as an async replica does.
   const link = await TcpProxy.start(primary.port);
@@ -282,14 +282,15 @@ test('replica promoted behind a stable address (REDIS_URL on a proxy): the repli
 test('Redis restarts with a slow load: LOADING is reported as "starting" (a warning), and the writer writes again within moments of Redis being ready', { timeout: 30_000 }, async (t: TestContext) => {
   const { server, redis } = await redisServer({ appendonly: true });
   const N = 6000;
-  const relay = await fakeRelay(syntheticStream(JETSTREAM, N, 1), { intervalMs: 1, burst: 2 });
-  const svc = await service(relay.url, server.url);
+  const relay = await fakeRelay(syntheticStream(JETSTREAM, N, 1), { intervalMs: 1, burst: 4 });
+  // Loading Redis accepts connections only between chunks of 1024 commands: give a connect time.
+  const svc = await service(relay.url, server.url, { REDIS_CONNECT_TIMEOUT_MS: '3000' });
   await until(async () => (await cursorOf(redis)) > 3000, 15_000, '3000 entries');
   await server.kill();
   const from = svc.logs.length;
   await sleep(300);
   // About a second of loading, during which Redis answers LOADING.
-  await server.startAgain(['--key-load-delay', '250'], 'loading');
+  await server.startAgain(['--key-load-delay', '150'], 'loading');
   const loadingAt = Date.now();
   const probe = server.client();
   let readyAt = 0;
@@ -350,16 +351,7 @@ test('Redis 7.0 replays half a transaction (AOF torn inside a batch, aof-load-tr
   await until(async () => (await cursorOf(redis)) > 800, 10_000, 'first writes');
   // The host dies: Redis and the service with it, a batch half on disk.
   await Promise.all([first.kill(), server.kill()]);
-  const file = incrFile(server.aofDir);
-  const size = fs.statSync(file).size;
-  const multis = multiOffsets(file);
-  let cut = -1;
-  for (let i = multis.length - 1; i >= 0 && cut < 0; i--) {
-    const xadds = xaddOffsets(file, multis[i]!, multis[i + 1] ?? size);
-    if (xadds.length >= 3) cut = xadds[xadds.length - 1]! + 20; // inside its last XADD
-  }
-  assert.ok(cut > 0, 'a batch of 3 or more entries in the AOF');
-  fs.truncateSync(file, cut);
+  tearLastBatch(server);
   // Redis loads what it can and leaves the file ending inside the MULTI ...
   await server.startAgain();
   // ... so the next transaction on this Redis, anyone's, closes it: at the
@@ -382,4 +374,43 @@ test('Redis 7.0 replays half a transaction (AOF torn inside a batch, aof-load-tr
   assert.equal(adopted.length, 1);
   assert.equal(adopted[0]!.level, LEVEL.error);
   await second.waitForMsg(new RegExp(`resuming from cursor ${tailSeq}`), 1000);
+});
+
+/** With Redis killed: cuts its AOF inside the last batch of 3 or more entries (inside its last XADD); returns the cut offset. */
+function tearLastBatch(server: RedisServer): number {
+  const file = incrFile(server.aofDir);
+  const size = fs.statSync(file).size;
+  const multis = multiOffsets(file);
+  for (let i = multis.length - 1; i >= 0; i--) {
+    const xadds = xaddOffsets(file, multis[i]!, multis[i + 1] ?? size);
+    if (xadds.length >= 3) {
+      const cut = xadds[xadds.length - 1]! + 20;
+      fs.truncateSync(file, cut);
+      return cut;
+    }
+  }
+  throw new Error('no batch of 3 or more entries in the AOF');
+}
+
+test('Redis 7.0 replays half a batch in the middle of the stream (torn AOF, aof-load-truncated yes, the writer\'s next batch closes the MULTI): the writer, alive across both restarts, logs the duplicates once', { timeout: 30_000 }, async (t: TestContext) => {
+  const { server, redis } = await redisServer({ appendonly: true, args: ['--aof-load-truncated', 'yes', '--auto-aof-rewrite-percentage', '0'] });
+  const N = 2500;
+  const relay = await fakeRelay(syntheticStream(JETSTREAM, N, 1), { intervalMs: 1, burst: 2 });
+  const svc = await service(relay.url, server.url);
+  await until(async () => (await cursorOf(redis)) > 800, 10_000, 'first writes');
+  await server.kill();
+  tearLastBatch(server);
+  await server.startAgain();
+  const resumed = await cursorOf(redis);
+  await until(async () => (await cursorOf(redis)) > resumed + 300, 10_000, 'writes after the first restart');
+  // The next load runs the half batch, just before the writer's first batch after the crash.
+  await server.restart();
+  await waitForCursor(redis, N, 20_000);
+  const result = await tally(redis, 1, N);
+  const logged = svc.find(/^Redis replayed part of a transaction/);
+  t.diagnostic(`"${logged[0]?.msg}"; stream: ${JSON.stringify(result)}`);
+  assert.ok(result.duplicated > 0 && result.missing === 0, `Redis duplicated entries: ${JSON.stringify(result)}`);
+  assert.equal(logged.length, 1, 'logged once');
+  assert.equal(logged[0]!.level, LEVEL.error);
+  assert.match(logged[0]!.msg, new RegExp(`${result.duplicated} entries`));
 });

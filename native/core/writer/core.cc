@@ -186,10 +186,11 @@ bool WriterCore::connect_node(RedisError& err) {
     e.message = change;
     emit(std::move(e));
   }
-  if (!ok || !load_scripts(err) || !check_slots(err)) {
+  if (!ok || !load_scripts(err) || !check_slots(err) || !check_seams(err)) {
     conn_->disconnect();
     return false;
   }
+  seams_.reconnected();
   if (was_down_) {
     was_down_ = false;
     WriterEvent up;
@@ -441,6 +442,42 @@ bool WriterCore::adopt_cursor(RedisState& st, RedisError& err) {
     return false;
   }
   st.keys.cursor = st.tail_seq;
+  return true;
+}
+
+// On a new connection (Redis may have restarted): has a torn transaction
+// been replayed into one of the seams? Logged once each; a seam whose
+// entries were trimmed away is forgotten.
+bool WriterCore::check_seams(RedisError& err) {
+  const auto& all = seams_.all();
+  if (all.empty()) return true;
+  std::vector<std::string> cmd = {"EVAL", kSeamScript, "1", cfg_.stream_key};
+  for (const Seam& s : all) {
+    cmd.push_back(s.from.empty() ? "-" : "(" + s.from);
+    cmd.push_back(s.to);
+    cmd.push_back(std::to_string(s.entries));
+  }
+  std::vector<Reply> r;
+  if (!pipeline(*conn_, {cmd}, r, err)) return false;
+  const redisReply* x = r[0].get();
+  if (is_error(x)) {
+    err = refusal(*conn_, "read " + cfg_.stream_key + " (XRANGE)", reply_text(x));
+    return false;
+  }
+  for (size_t i = all.size(); i-- > 0;) {
+    const redisReply* e = i < x->elements ? x->element[i] : nullptr;
+    if (!e || e->elements != 3) continue;
+    uint64_t now = uint64_t(e->element[0]->integer);
+    const Seam& s = all[i];
+    if (now > s.entries) {
+      log("error", "Redis replayed part of a transaction that a crash had cut (a torn AOF loaded with aof-load-truncated yes): " +
+                       std::to_string(now - s.entries) + " entries of " + cfg_.stream_key + ", seq " +
+                       reply_text(e->element[1]) + " to " + reply_text(e->element[2]) +
+                       ", are now in it twice (after entry " + (s.from.empty() ? "0-0" : s.from) +
+                       "); run redis-check-aof --fix before Redis starts (README, Redis durability)");
+    }
+    if (now != s.entries) seams_.drop(i);
+  }
   return true;
 }
 
@@ -788,6 +825,7 @@ WriterCore::Settled WriterCore::settle(Batch& b, RedisError err) {
 }
 
 void WriterCore::landed(Batch& b, const FenceState& now_holds) {
+  seams_.written(b.before.fence, now_holds.fence, b.entries);
   base_ = now_holds;
   entries_total_ += b.entries;
   acks_.add(base_.cursor, entries_total_);

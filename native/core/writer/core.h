@@ -75,6 +75,7 @@ class WriterCore {
   bool adopt_tail(RedisState& st, RedisError& err);
   bool adopt_cursor(RedisState& st, RedisError& err);
   bool restore_cursor(RedisState& st, RedisError& err);
+  bool check_seams(RedisError& err);
   void resync(const RedisState& st, Verdict v, bool reconnect);
   bool switch_key(const std::string& key, RedisError& err);
 
@@ -131,6 +132,7 @@ class WriterCore {
   FenceState base_;         // what Redis holds, as far as we know
   SeqFloor floor_;          // the newest seq accepted
   AckHistory acks_;
+  Seams seams_;
   uint64_t entries_total_ = 0;
   bool was_down_ = false;
   bool torn_logged_ = false;

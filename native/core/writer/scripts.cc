@@ -176,6 +176,26 @@ end
 return {0, cur, redis.call('PTTL', KEYS[1])}
 )lua";
 
+const std::string kSeamScript = R"lua(
+local function seq(e)
+  for i = 1, #e[2], 2 do
+    if e[2][i] == 'seq' then return e[2][i + 1] end
+  end
+  return ''
+end
+local out = {}
+for i = 1, #ARGV, 3 do
+  local r = redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i + 1])
+  local extra = #r - tonumber(ARGV[i + 2])
+  if extra > 0 then
+    out[#out + 1] = {#r, seq(r[1]), seq(r[extra])}
+  else
+    out[#out + 1] = {#r, '', ''}
+  end
+end
+return out
+)lua";
+
 const std::string kRepairScript = R"lua(
 if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
 if (redis.call('GET', KEYS[2]) or '') ~= ARGV[2] then return 0 end

@@ -40,6 +40,12 @@ extern const std::string kGroupsScript;
 // Reply: {1, holder, ttl} when held, {0, holder, pttl} when not.
 extern const std::string kLeaseScript;
 
+// Checks the writer's seams (commit.h), read only: KEYS stream; ARGV per
+// seam: start (exclusive, or '-'), end, entries. Reply per seam: {entries
+// now in the range, seq of the first extra one, seq of the last extra one}
+// (extra: the ones before the batch's own; '' when none).
+extern const std::string kSeamScript;
+
 // Adopts the stream's tail after Redis replayed part of a transaction:
 // KEYS cursor, fence; ARGV expected cursor, expected fence, new cursor,
 // new fence. Reply: 1 when applied, 0 when the keys had moved.
