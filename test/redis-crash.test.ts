@@ -211,7 +211,7 @@ test('OOM inside the batch (maxmemory lowered mid-run): nothing half-written, re
   await second.waitForMsg(new RegExp(`resuming from cursor ${stuck}`), 1000);
 });
 
-test('ACL change mid-run refusing the lease renewal inside the batch (after its entries): fatal, one line; after a restart, 0 missing, 0 duplicated', { timeout: 30_000 }, async (t: TestContext) => {
+test('ACL change mid-run refusing the batch\'s lease renewal: fatal, one line, nothing half-written; after a restart, 0 missing, 0 duplicated', { timeout: 30_000 }, async (t: TestContext) => {
   const { server, redis } = await redisServer();
   await redis.acl('SETUSER', 'writer', 'on', '>secret', '~*', '&*', '+@all');
   const url = `redis://writer:secret@127.0.0.1:${server.port}`;
@@ -223,7 +223,9 @@ test('ACL change mid-run refusing the lease renewal inside the batch (after its 
   const status = await first.waitForExit(10_000);
   const fatal = first.logs.filter((l) => l.level >= LEVEL.error && /may not/.test(l.msg));
   const stopped = await cursorOf(redis);
-  // The batch that was refused had written its entries and cursor together.
+  // The refused batch wrote nothing: Redis holds what the service last called durable.
+  const last = first.logs.filter((l) => /^stopped /.test(l.msg)).pop();
+  assert.equal(String(stopped), last?.cursor, `Redis's cursor and the last durable one (${last?.msg})`);
   assert.equal(await redis.xlen('firehose:events'), stopped);
   await redis.acl('SETUSER', 'writer', '+pexpire');
   await service(relay.url, url);

@@ -109,6 +109,8 @@ local function guard(what, ...)
 end
 guard('SET on ' .. KEYS[2], 'SET', KEYS[2], ARGV[3], 'XX')
 guard('SET on ' .. KEYS[4], 'SET', KEYS[4], ARGV[4], 'XX')
+-- The lease is ours (checked above): renewing it first is the same renewal.
+guard('PEXPIRE on ' .. KEYS[3], 'PEXPIRE', KEYS[3], ARGV[2])
 local last = ''
 local added = 0
 for i = first_msg + m, #ARGV, 3 do
@@ -121,7 +123,6 @@ for i = first_msg + m, #ARGV, 3 do
 end
 if ARGV[5] ~= '' then redis.call('SET', KEYS[2], ARGV[5]) end
 if last ~= '' then redis.call('SET', KEYS[4], last) end
-redis.call('PEXPIRE', KEYS[3], ARGV[2])
 -- The groups were read before the entries went in: count those too.
 for i = 2, #groups, 5 do
   if groups[i] >= 0 then groups[i] = groups[i] + added end

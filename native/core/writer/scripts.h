@@ -12,10 +12,10 @@ namespace fh {
 // the cursor and fence keys still hold what the batch was built after;
 // otherwise it writes nothing and fails with
 //   FENCED lease <holder> | FENCED cursor <value> | FENCED fence <value>
-// Then: the consumer groups are read (before any write, so that a refusal
-// leaves nothing behind), the entries are added, the cursor and fence set,
-// the stream trimmed as the policy allows, the lease renewed, and the
-// dashboard written (its failures are reported, never fatal).
+// Then: the consumer groups are read and the lease renewed (before any
+// other write, so that a refusal leaves nothing behind), the entries are
+// added, the cursor and fence set, the stream trimmed as the policy allows,
+// and the dashboard written (its failures are reported, never fatal).
 //
 // KEYS: stream, cursor, lease, fence [, recent] [, status]
 // ARGV: holder, lease ttl ms, expected cursor, expected fence, new cursor
