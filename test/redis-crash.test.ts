@@ -18,7 +18,7 @@ import { FakeRelay, type FakeRelayOptions, type RelayFrame } from './support/fak
 import { readFrames } from './support/fixtures.js';
 import { RedisServer, ping, type RedisServerOptions } from './support/redis.js';
 import { LEVEL, ServiceProcess, stopAllServices, until as untilRaw } from './support/service-process.js';
-import { CURSOR_KEY, tally, type Tally } from './support/stream.js';
+import { CURSOR_KEY, readStream, tally, type Tally } from './support/stream.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
 const JETSTREAM = readFrames('jetstream-corpus', 'frames.bin').map((f) => f.bytes);
@@ -415,4 +415,26 @@ test('Redis 7.0 replays half a batch in the middle of the stream (torn AOF, aof-
   assert.equal(logged.length, 1, 'logged once');
   assert.equal(logged[0]!.level, LEVEL.error);
   assert.match(logged[0]!.msg, new RegExp(`${result.duplicated} entries`));
+});
+
+test('Redis comes back empty while batches are in flight: the stream goes on from the last acknowledged cursor, without a gap and without going live', { timeout: 30_000 }, async (t: TestContext) => {
+  const { server, redis } = await redisServer();
+  const N = 3000;
+  const relay = await fakeRelay(syntheticStream(JETSTREAM, N, 1), { intervalMs: 1, burst: 2 });
+  const svc = await service(relay.url, server.url);
+  await until(async () => (await cursorOf(redis)) > 800, 10_000, 'first writes');
+  const acked = await cursorOf(redis);
+  await server.restart();
+  await waitForCursor(redis, N, 20_000);
+  const entries = await readStream(redis);
+  const first = Number(entries[0]!.fields[5]);
+  const result = await tally(redis, first, N);
+  const line = svc.find(/^Redis came back empty/);
+  t.diagnostic(`acknowledged ${acked} before the restart; the stream now starts at ${first}; "${line[0]?.msg}"; stream: ${JSON.stringify(result)}`);
+  // Gone with Redis: what was acknowledged before; no gap after it.
+  assert.ok(first >= acked + 1 && first <= acked + 200, `the stream restarts just after ${acked}: ${first}`);
+  assert.match(line[0]!.msg, new RegExp(`up to seq ${first - 1} went with it`));
+  assertClean(result, 'after Redis came back empty');
+  assert.equal(line.length, 1);
+  assert.deepEqual(relay.connections.slice(1).filter((c) => c.cursor === null).length, 0, 'never live');
 });

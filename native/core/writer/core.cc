@@ -422,7 +422,7 @@ bool WriterCore::restore_cursor(RedisState& st, RedisError& err) {
     }
   }
   log("error", "Redis came back empty (" + cfg_.stream_key + " and " + cfg_.cursor_key +
-                   " are gone): the events before seq " + base_.cursor +
+                   " are gone): the events up to seq " + base_.cursor +
                    " went with it; carrying on from there, without skipping to live");
   st.keys = FenceState{base_.cursor, ""};
   base_ = st.keys;
