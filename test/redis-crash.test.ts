@@ -438,3 +438,20 @@ test('Redis comes back empty while batches are in flight: the stream goes on fro
   assert.equal(line.length, 1);
   assert.deepEqual(relay.connections.slice(1).filter((c) => c.cursor === null).length, 0, 'never live');
 });
+
+test('a Redis user without XRANGE: the check for replayed entries is skipped with one warning, the writer goes on', { timeout: 20_000 }, async () => {
+  const { server, redis } = await redisServer();
+  await redis.acl('SETUSER', 'writer', 'on', '>secret', '~*', '&*', '+@all', '-xrange');
+  const N = 1500;
+  const relay = await fakeRelay(syntheticStream(JETSTREAM, N, 1), { intervalMs: 1, burst: 2 });
+  const svc = await service(relay.url, `redis://writer:secret@127.0.0.1:${server.port}`);
+  await until(async () => (await cursorOf(redis)) > 300, 10_000, 'first writes');
+  // A new connection is when the writer looks.
+  await redis.client('KILL', 'USER', 'writer');
+  await waitForCursor(redis, N, 15_000);
+  assertClean(await tally(redis, 1, N), 'without XRANGE');
+  const warned = svc.find(/^cannot look for entries that Redis replayed twice/);
+  assert.equal(warned.length, 1);
+  assert.equal(warned[0]!.level, LEVEL.warn);
+  assert.ok(svc.alive);
+});

@@ -106,7 +106,7 @@ Verdict reconcile(const RedisState& st, const FenceState& base, const Batch* b) 
 }
 
 void Seams::written(const std::string& from, const std::string& to, uint64_t entries) {
-  if (!pending_ || entries == 0) return;
+  if (!pending_ || entries == 0 || disabled_) return;
   pending_ = false;
   seams_.push_back(Seam{from, to, entries});
   if (seams_.size() > kKept) seams_.pop_front();

@@ -62,9 +62,14 @@ class Seams {
   void written(const std::string& from, const std::string& to, uint64_t entries);
   const std::deque<Seam>& all() const { return seams_; }
   void drop(size_t i) { seams_.erase(seams_.begin() + long(i)); }
+  // Redis will not let us check: stop keeping seams.
+  void disable() {
+    disabled_ = true;
+    seams_.clear();
+  }
 
  private:
-  bool pending_ = false;
+  bool pending_ = false, disabled_ = false;
   std::deque<Seam> seams_;
 };
 

@@ -120,7 +120,7 @@ class WriterCore {
   std::vector<Reply> replies_;
   Buffer prefix_;
 
-  std::string batch_sha_, groups_sha_, lease_sha_, repair_sha_;
+  std::string batch_sha_, groups_sha_, lease_sha_, repair_sha_, seam_sha_;
   bool active_ = false;
   bool ever_active_ = false;
   bool announced_standby_ = false;
