@@ -75,7 +75,7 @@ function assertClean(t: Tally, what: string): void {
 // -------------------------------------------------------------- host crash
 
 test('host crash under appendfsync everysec, 4 times in one run: Redis loses its last second, the writer fetches it again; 0 missing, 0 duplicated', { timeout: 60_000 }, async (t: TestContext) => {
-  // The settings the compose file ships: a torn AOF is repaired before
+  // The settings the README recommends: a torn AOF is repaired before
   // Redis loads it (redis-check-aof --fix), never half-loaded.
   const { server, redis } = await redisServer({
     appendonly: true,

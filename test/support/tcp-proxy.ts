@@ -23,7 +23,7 @@ export class TcpProxy {
   readonly links: ProxyLink[] = [];
   private readonly server: net.Server;
   private backendPort: number;
-  /** Held links are released only by release(); a link from before hold() keeps its bytes. */
+  /** Set by holdOn(): which chunk starts holding its link (once). */
   private holdWhen: ((link: ProxyLink, chunk: Buffer) => boolean) | null = null;
 
   private constructor(backendPort: number) {
