@@ -12,6 +12,11 @@
  * live-like 500 events/s.
  *
  *   npm run bench -- [--frames 200000] [--only firehose-redis,pipelined,per-event] [--latency-seconds 10]
+ *                    [--compare <dir> [--rounds 3]]
+ *
+ * --compare runs another build of firehose-redis (a checkout built in <dir>,
+ * e.g. an older commit) against this one, alternating them --rounds times,
+ * and reports the ratio of their median throughputs and CPU per event.
  *
  * The machine is shared and noisy: compare the ratios, which come from one
  * run, rather than absolute figures across runs.
@@ -40,6 +45,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     'latency-seconds': { type: 'string', default: '10' },
     'latency-rate': { type: 'string', default: '500' },
+    compare: { type: 'string' },
+    rounds: { type: 'string', default: '3' },
   },
 });
 const N = Number(values.frames);
@@ -70,6 +77,14 @@ interface Result {
   cpuUsPerEvent: number;
   peakRssMb: number;
   threads: Record<string, number>;
+  /** Redis's own CPU (user + sys) per event during the run. */
+  redisUsPerEvent: number;
+}
+
+async function redisCpuSeconds(client: Redis): Promise<number> {
+  const info = await client.info('cpu');
+  const get = (k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)?.[1] ?? NaN);
+  return get('used_cpu_user') + get('used_cpu_sys');
 }
 
 function corpusFile(): { file: string; frames: Buffer[] } {
@@ -128,6 +143,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function runSubject(s: Subject, capture: string, redis: RedisServer, expected: number): Promise<Result> {
   const client = redis.client();
   await client.flushall();
+  const redisCpuBefore = await redisCpuSeconds(client);
   const relay = spawn(process.execPath, [path.join(here, 'relay-server.js'), capture], { stdio: ['ignore', 'pipe', 'inherit'] });
   let port = 0;
   let connectedAt = 0;
@@ -164,6 +180,7 @@ async function runSubject(s: Subject, capture: string, redis: RedisServer, expec
   const cpu = cpuSeconds(child.pid!);
   const threads = cpuByThread(child.pid!);
   const rss = peakRssMb(child.pid!);
+  const redisCpu = (await redisCpuSeconds(client)) - redisCpuBefore;
   child.kill('SIGKILL');
   relay.kill('SIGKILL');
   const seconds = (doneAt - connectedAt) / 1000;
@@ -176,6 +193,7 @@ async function runSubject(s: Subject, capture: string, redis: RedisServer, expec
     cpuUsPerEvent: (cpu / last) * 1e6,
     peakRssMb: rss,
     threads,
+    redisUsPerEvent: (redisCpu / last) * 1e6,
   };
 }
 
@@ -225,6 +243,27 @@ async function latency(frames: Buffer[], redis: RedisServer, seconds: number, ra
 
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
 
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** This build against the one in `dir`, alternately, `rounds` times each. */
+async function compare(dir: string, rounds: number, file: string, redis: RedisServer, expected: number): Promise<void> {
+  const other: Subject = { ...SUBJECTS[0]!, name: `${path.basename(dir)}`, args: [path.join(path.resolve(dir), 'dist/src/cli.js'), 'run'] };
+  const runs: Record<string, Result[]> = { [SUBJECTS[0]!.name]: [], [other.name]: [] };
+  for (let i = 0; i < rounds; i++) {
+    for (const s of i % 2 ? [other, SUBJECTS[0]!] : [SUBJECTS[0]!, other]) {
+      const r = await runSubject(s, file, redis, expected);
+      runs[s.name]!.push(r);
+      console.log(`  round ${i + 1} ${s.name.padEnd(15)} ${Math.round(r.eventsPerSec)} events/s, ${r.cpuUsPerEvent.toFixed(1)} µs CPU/event, Redis ${r.redisUsPerEvent.toFixed(1)} µs CPU/event`);
+    }
+  }
+  const ours = runs[SUBJECTS[0]!.name]!;
+  const theirs = runs[other.name]!;
+  const rate = median(ours.map((r) => r.eventsPerSec)) / median(theirs.map((r) => r.eventsPerSec));
+  const cpu = median(ours.map((r) => r.cpuUsPerEvent)) / median(theirs.map((r) => r.cpuUsPerEvent));
+  const redisCpu = median(ours.map((r) => r.redisUsPerEvent)) / median(theirs.map((r) => r.redisUsPerEvent));
+  console.log(`\nthis build vs ${other.name} (medians of ${rounds}): throughput ${rate.toFixed(3)}x, CPU per event ${cpu.toFixed(3)}x, Redis CPU per event ${redisCpu.toFixed(3)}x`);
+}
+
 async function main(): Promise<void> {
   console.log(`building a corpus of ${N} frames from the real fixture captures ...`);
   const { file, frames } = corpusFile();
@@ -242,6 +281,10 @@ async function main(): Promise<void> {
   console.log(`corpus: ${frames.length} frames, ${expected} entries, mean entry data ${meanData} B (${file})`);
   const redis = await RedisServer.start();
   try {
+    if (values.compare) {
+      await compare(values.compare, Number(values.rounds), file, redis, expected);
+      return;
+    }
     const results: Result[] = [];
     for (const s of SUBJECTS) {
       if (only && !only.includes(s.name)) continue;

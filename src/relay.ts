@@ -174,8 +174,12 @@ export class RelayClient extends EventEmitter<RelayEvents> {
       return Promise.resolve();
     }
     const rs = conn.rs;
+    // Retired at once: nothing it still holds reaches the writer, even if
+    // start() comes before it has finished closing (a standby taking over).
+    this.conn = undefined;
+    this.connected = false;
+    this.clearTimers();
     if (!rs.socket.destroyed) {
-      // Nothing read after this point reaches the writer.
       rs.socket.pause();
       rs.socket.removeAllListeners('data');
       this.sendClose(rs, 1000, 'shutting down');

@@ -65,6 +65,7 @@ export class Service {
   private pacedLogAt = 0;
   private pacedQuiet = 0;
   private redisDownLogAt = 0;
+  private redisDownLogged = '';
   private readonly config: Config;
 
   /** Throws ERR_INVALID_ARG when a field of config is not valid. */
@@ -256,11 +257,13 @@ export class Service {
     ing.on('redis-down', (error, attempt, retryInMs) => {
       this.redisProblem = error;
       this.metrics.redis(false);
-      // The first attempts, then one line every 10 s: a restarting Redis is
-      // asked every 100 ms.
+      // The first attempts, then one line every 10 s (a restarting Redis is
+      // asked every 100 ms), and whenever the reason changes: "refused" then
+      // "starting" is how a restart reads.
       const now = Date.now();
-      if (attempt <= 3 || now - this.redisDownLogAt >= DETAIL_WINDOW_MS) {
+      if (attempt <= 3 || error !== this.redisDownLogged || now - this.redisDownLogAt >= DETAIL_WINDOW_MS) {
         this.redisDownLogAt = now;
+        this.redisDownLogged = error;
         this.log.warn({ redis, attempt, retryInMs }, `${error}; retrying in ${retryInMs} ms (attempt ${attempt})`);
       }
     });

@@ -28,6 +28,8 @@ export interface RelayConnection {
 export interface FakeRelayOptions {
   /** Pause between frames; 0 sends as fast as the socket drains. */
   intervalMs?: number;
+  /** Frames sent back to back before each pause (default 1): a steady rate above 1000/s. */
+  burst?: number;
   /** Close each connection (code 1011) after sending this many frames. */
   dropEvery?: number;
   /** Stop sending, but stay connected, after this many frames per connection. */
@@ -120,7 +122,7 @@ export class FakeRelay {
         continue;
       }
       await this.send(conn, this.frames[i++]!.bytes);
-      if (this.opts.intervalMs) await sleep(this.opts.intervalMs);
+      if (this.opts.intervalMs && conn.sent % (this.opts.burst ?? 1) === 0) await sleep(this.opts.intervalMs);
     }
   }
 

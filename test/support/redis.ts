@@ -3,7 +3,7 @@
  * directory, that the test can kill and restart (same port, same data) to
  * make faults happen. stop() removes everything it made.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -13,6 +13,14 @@ import { Redis } from 'ioredis';
 export interface RedisServerOptions {
   /** AOF with appendfsync always, so a SIGKILL loses nothing acknowledged. */
   appendonly?: boolean;
+  /** appendfsync (default always); a host crash under everysec loses up to a second or two. */
+  appendfsync?: 'always' | 'everysec';
+  /**
+   * Before every start, `redis-check-aof --fix` the AOF, as a container
+   * entrypoint would: a torn transaction is cut before its MULTI, which
+   * Redis itself does not do (see README, Redis durability).
+   */
+  checkAofAtStart?: boolean;
   requirepass?: string;
   /** Extra redis-server arguments, e.g. ['--maxmemory', '2mb']. */
   args?: string[];
@@ -30,21 +38,22 @@ export function freePort(): Promise<number> {
   });
 }
 
-function ping(port: number, password?: string): Promise<boolean> {
+/** 'pong', 'loading' (accepting connections, still loading its data), or false. */
+export function ping(port: number, password?: string): Promise<'pong' | 'loading' | false> {
   return new Promise((resolve) => {
     const sock = net.connect(port, '127.0.0.1');
     let answer = '';
-    const done = (ok: boolean) => {
+    const done = (r: 'pong' | 'loading' | false) => {
       sock.destroy();
-      resolve(ok);
+      resolve(r);
     };
     sock.setTimeout(500, () => done(false));
     sock.once('error', () => done(false));
     sock.on('connect', () => sock.write((password ? `AUTH ${password}\r\n` : '') + 'PING\r\n'));
     sock.on('data', (d) => {
       answer += d.toString();
-      if (answer.includes('+PONG')) done(true);
-      else if (answer.includes('-LOADING')) done(false);
+      if (answer.includes('+PONG')) done('pong');
+      else if (answer.includes('-LOADING')) done('loading');
     });
   });
 }
@@ -81,7 +90,26 @@ export class RedisServer {
     return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
   }
 
-  private async launch(): Promise<void> {
+  /** The multi-part AOF's directory (appenddirname). */
+  get aofDir(): string {
+    return path.join(this.dir, 'appendonlydir');
+  }
+
+  /** The server's own log. */
+  log(): string {
+    return fs.readFileSync(path.join(this.dir, 'redis.log'), 'utf8');
+  }
+
+  private checkAof(): void {
+    const manifest = path.join(this.aofDir, 'appendonly.aof.manifest');
+    if (!fs.existsSync(manifest)) return;
+    const r = spawnSync('redis-check-aof', ['--fix', manifest], { input: 'y\n', encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`redis-check-aof --fix failed: ${r.stdout}${r.stderr}`);
+  }
+
+  /** until: 'ready' waits for PONG; 'loading' returns as soon as the server answers at all. */
+  private async launch(extraArgs: string[] = [], until: 'ready' | 'loading' = 'ready'): Promise<void> {
+    if (this.opts.checkAofAtStart) this.checkAof();
     const args = [
       '--port', String(this.port),
       '--bind', '127.0.0.1',
@@ -90,9 +118,10 @@ export class RedisServer {
       '--daemonize', 'no',
       '--logfile', path.join(this.dir, 'redis.log'),
       '--appendonly', this.opts.appendonly ? 'yes' : 'no',
-      '--appendfsync', 'always',
+      '--appendfsync', this.opts.appendfsync ?? 'always',
       ...(this.opts.requirepass ? ['--requirepass', this.opts.requirepass] : []),
       ...(this.opts.args ?? []),
+      ...extraArgs,
     ];
     const proc = spawn('redis-server', args, { stdio: 'ignore' });
     live.add(proc);
@@ -101,7 +130,8 @@ export class RedisServer {
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
       if (!this.running) throw new Error(`redis-server exited at start; see ${path.join(this.dir, 'redis.log')}`);
-      if (await ping(this.port, this.opts.requirepass)) return;
+      const r = await ping(this.port, this.opts.requirepass);
+      if (r === 'pong' || (r === 'loading' && until === 'loading')) return;
       await new Promise((r) => setTimeout(r, 20));
     }
     throw new Error(`redis-server on port ${this.port} did not answer within 10 s`);
@@ -124,10 +154,25 @@ export class RedisServer {
     await exited;
   }
 
+  /** Sends a signal that does not end it (SIGSTOP, SIGCONT). */
+  signal(sig: NodeJS.Signals): void {
+    if (this.running) this.proc!.kill(sig);
+  }
+
   /** Starts it again on the same port with the same data directory. */
   async restart(): Promise<void> {
     await this.kill();
     await this.launch();
+  }
+
+  /**
+   * Starts a killed server again (after the test changed its files), with
+   * these extra arguments this time; until 'loading' returns once it
+   * answers, before it has loaded its data.
+   */
+  async startAgain(extraArgs: string[] = [], until: 'ready' | 'loading' = 'ready'): Promise<void> {
+    if (this.running) throw new Error('redis-server is still running');
+    await this.launch(extraArgs, until);
   }
 
   async stop(): Promise<void> {

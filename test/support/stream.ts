@@ -134,3 +134,34 @@ export function recordEvents(ing: Ingester): Array<{ event: string; at: number; 
   }
   return log;
 }
+
+export interface Tally {
+  entries: number;
+  /** Expected seqs not in the stream. */
+  missing: number;
+  /** Entries beyond the first for a seq. */
+  duplicated: number;
+  /** Entries whose seq is not above the previous entry's. */
+  outOfOrder: number;
+  /** Entries with a seq not expected at all. */
+  unexpected: number;
+}
+
+/** Counts, rather than asserts, how the stream differs from seqs first..last once each in order: figures for a report. */
+export async function tally(client: Redis, first: number, last: number, key = STREAM_KEY): Promise<Tally> {
+  const entries = await readStream(client, key);
+  const seen = new Map<number, number>();
+  const t: Tally = { entries: entries.length, missing: 0, duplicated: 0, outOfOrder: 0, unexpected: 0 };
+  let prev = -Infinity;
+  for (const e of entries) {
+    const s = Number(e.fields[5]);
+    if (!(s >= first && s <= last)) t.unexpected++;
+    if (s <= prev) t.outOfOrder++;
+    prev = s;
+    const n = seen.get(s) ?? 0;
+    if (n > 0) t.duplicated++;
+    seen.set(s, n + 1);
+  }
+  for (let s = first; s <= last; s++) if (!seen.has(s)) t.missing++;
+  return t;
+}

@@ -105,6 +105,13 @@ Verdict reconcile(const RedisState& st, const FenceState& base, const Batch* b) 
   return Verdict::Foreign;
 }
 
+void Seams::written(const std::string& from, const std::string& to, uint64_t entries) {
+  if (!pending_ || entries == 0 || disabled_) return;
+  pending_ = false;
+  seams_.push_back(Seam{from, to, entries});
+  if (seams_.size() > kKept) seams_.pop_front();
+}
+
 void AckHistory::add(const std::string& cursor, uint64_t entries_total) {
   int64_t c;
   if (!parse_i64(cursor, c)) return;

@@ -42,6 +42,37 @@ Verdict reconcile(const RedisState& st, const FenceState& base, const Batch* b);
 // Numeric comparison of two cursors; false when either is not a number.
 bool cursor_less(const std::string& a, const std::string& b);
 
+// Where the writer resumed on a new connection: its first batch there went
+// on top of fence `from` and ended at entry `to`, with `entries` entries.
+// A crash can tear the AOF inside a batch's MULTI block; Redis 7.0 and
+// Valkey 8.0 (aof-load-truncated yes) then leave the block open, the next
+// batch closes it, and the next load replays the torn half just before
+// that batch: more entries in (from, to] than it wrote. Only a writer that
+// lives across both restarts can see it, by checking its seams.
+struct Seam {
+  std::string from, to;
+  uint64_t entries = 0;
+};
+
+class Seams {
+ public:
+  static constexpr size_t kKept = 8;
+  // A new connection: the next batch with entries opens a seam.
+  void reconnected() { pending_ = true; }
+  void written(const std::string& from, const std::string& to, uint64_t entries);
+  const std::deque<Seam>& all() const { return seams_; }
+  void drop(size_t i) { seams_.erase(seams_.begin() + long(i)); }
+  // Redis will not let us check: stop keeping seams.
+  void disable() {
+    disabled_ = true;
+    seams_.clear();
+  }
+
+ private:
+  bool pending_ = false, disabled_ = false;
+  std::deque<Seam> seams_;
+};
+
 // What the writer acknowledged, for "Redis lost N events" after a
 // regression: (cursor, entries written so far) after each batch.
 class AckHistory {

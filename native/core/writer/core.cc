@@ -186,10 +186,11 @@ bool WriterCore::connect_node(RedisError& err) {
     e.message = change;
     emit(std::move(e));
   }
-  if (!ok || !load_scripts(err) || !check_slots(err)) {
+  if (!ok || !load_scripts(err) || !check_slots(err) || !check_seams(err)) {
     conn_->disconnect();
     return false;
   }
+  seams_.reconnected();
   if (was_down_) {
     was_down_ = false;
     WriterEvent up;
@@ -205,7 +206,8 @@ bool WriterCore::load_scripts(RedisError& err) {
   std::vector<Reply> r;
   if (!pipeline(*conn_,
                 {{"SCRIPT", "LOAD", kBatchScript}, {"SCRIPT", "LOAD", kGroupsScript},
-                 {"SCRIPT", "LOAD", kLeaseScript}, {"SCRIPT", "LOAD", kRepairScript}},
+                 {"SCRIPT", "LOAD", kLeaseScript}, {"SCRIPT", "LOAD", kRepairScript},
+                 {"SCRIPT", "LOAD", kSeamScript}},
                 r, err)) {
     return false;
   }
@@ -218,6 +220,7 @@ bool WriterCore::load_scripts(RedisError& err) {
   groups_sha_ = reply_text(r[1].get());
   lease_sha_ = reply_text(r[2].get());
   repair_sha_ = reply_text(r[3].get());
+  seam_sha_ = reply_text(r[4].get());
   return true;
 }
 
@@ -266,12 +269,16 @@ bool WriterCore::take_role(RedisError& err) {
   floor_.set(base_.cursor);
   acks_.clear();
   active_ = true;
+  // A standby that gets the lease took it over, whether it wrote before or not.
+  bool takeover = announced_standby_;
   announced_standby_ = false;
   WriterEvent role;
   role.type = WriterEvent::Type::Role;
   role.active = true;
   role.holder = lease_.holder();
-  role.message = ever_active_ ? "took over the lease " + lease_.key() : "holding the lease " + lease_.key();
+  role.message = takeover ? "took over the lease " + lease_.key() +
+                                (standby_holder_.empty() ? "" : " from instance " + Lease::instance_of(standby_holder_))
+                          : "holding the lease " + lease_.key();
   emit(std::move(role));
   if (!ever_active_) {
     ever_active_ = true;
@@ -337,9 +344,10 @@ bool WriterCore::adopt_tail(RedisState& st, RedisError& err) {
   }
   if (!torn_logged_) {
     torn_logged_ = true;
-    log("error", "Redis replayed part of a transaction after a crash (Redis 7.0 with aof-load-truncated yes): " +
+    log("error", "Redis replayed part of a transaction that a crash had cut (a torn AOF loaded with aof-load-truncated yes): " +
                      cfg_.stream_key + " holds entries up to " + st.tail_id + " (seq " + st.tail_seq +
-                     ") without their cursor; adopted them, so none is written twice (Valkey, or Redis >= 7.2, avoids this)");
+                     ") without their cursor; adopted them, so none is written twice. Such a replay can also duplicate entries: "
+                     "run redis-check-aof --fix before Redis starts (README, Redis durability)");
   }
   st.keys = next;
   return true;
@@ -386,11 +394,7 @@ bool WriterCore::reconcile_idle(RedisState& st, bool reconnect, RedisError& err)
     case Verdict::Same:
       return true;
     case Verdict::Empty:
-      log("error", "Redis came back empty (" + cfg_.stream_key + " and " + cfg_.cursor_key +
-                       " are gone): the events before seq " + base_.cursor +
-                       " went with it; carrying on from there, without skipping to live");
-      base_ = st.keys;
-      return true;
+      return restore_cursor(st, err);
     case Verdict::Behind:
       // Only the cursor key went: the stream says how far it got.
       if (st.keys.cursor.empty() && numeric(st.tail_seq) && !adopt_cursor(st, err)) return false;
@@ -400,6 +404,31 @@ bool WriterCore::reconcile_idle(RedisState& st, bool reconnect, RedisError& err)
       resync(st, Verdict::Foreign, reconnect);
       return true;
   }
+}
+
+// Redis lost everything, our cursor with it. Put the cursor back, so that
+// whoever asks next (a relay reconnect, this service restarted) resumes from
+// it instead of going live over the gap, and the next batch applies on top.
+bool WriterCore::restore_cursor(RedisState& st, RedisError& err) {
+  if (!base_.cursor.empty()) {
+    Reply r;
+    if (!command(*conn_, {"EVALSHA", repair_sha_, "2", cfg_.cursor_key, cfg_.fence_key(), st.keys.cursor,
+                          st.keys.fence, base_.cursor, ""},
+                 r, err)) {
+      return false;
+    }
+    if (is_error(r.get()) || r->integer != 1) {
+      err.fault = is_error(r.get()) ? classify_error_reply(reply_text(r.get())) : Fault::Transient;
+      err.message = "could not restore " + cfg_.cursor_key + ": " + (is_error(r.get()) ? reply_text(r.get()) : "the keys moved");
+      return false;
+    }
+  }
+  log("error", "Redis came back empty (" + cfg_.stream_key + " and " + cfg_.cursor_key +
+                   " are gone): the events up to seq " + base_.cursor +
+                   " went with it; carrying on from there, without skipping to live");
+  st.keys = FenceState{base_.cursor, ""};
+  base_ = st.keys;
+  return true;
 }
 
 bool WriterCore::adopt_cursor(RedisState& st, RedisError& err) {
@@ -418,6 +447,45 @@ bool WriterCore::adopt_cursor(RedisState& st, RedisError& err) {
   return true;
 }
 
+// On a new connection (Redis may have restarted): has a torn transaction
+// been replayed into one of the seams? Logged once each; a seam whose
+// entries were trimmed away is forgotten. Best effort: a Redis user that
+// may not run the check gets one warning, never a stop.
+bool WriterCore::check_seams(RedisError& err) {
+  const auto& all = seams_.all();
+  if (all.empty()) return true;
+  std::vector<std::string> cmd = {"EVALSHA", seam_sha_, "1", cfg_.stream_key};
+  for (const Seam& s : all) {
+    cmd.push_back(s.from.empty() ? "-" : "(" + s.from);
+    cmd.push_back(s.to);
+    cmd.push_back(std::to_string(s.entries));
+  }
+  std::vector<Reply> r;
+  if (!pipeline(*conn_, {cmd}, r, err)) return false;
+  const redisReply* x = r[0].get();
+  if (is_error(x) || x->type != REDIS_REPLY_ARRAY) {
+    seams_.disable();
+    log("warn", "cannot look for entries that Redis replayed twice from a torn AOF (" + reply_text(x) +
+                    "): allow the Redis user XRANGE on " + cfg_.stream_key + " for this check");
+    return true;
+  }
+  for (size_t i = all.size(); i-- > 0;) {
+    const redisReply* e = i < x->elements ? x->element[i] : nullptr;
+    if (!e || e->elements != 3) continue;
+    uint64_t now = uint64_t(e->element[0]->integer);
+    const Seam& s = all[i];
+    if (now > s.entries) {
+      log("error", "Redis replayed part of a transaction that a crash had cut (a torn AOF loaded with aof-load-truncated yes): " +
+                       std::to_string(now - s.entries) + " entries of " + cfg_.stream_key + ", seq " +
+                       reply_text(e->element[1]) + " to " + reply_text(e->element[2]) +
+                       ", are now in it twice (after entry " + (s.from.empty() ? "0-0" : s.from) +
+                       "); run redis-check-aof --fix before Redis starts (README, Redis durability)");
+    }
+    if (now != s.entries) seams_.drop(i);
+  }
+  return true;
+}
+
 bool WriterCore::switch_key(const std::string& key, RedisError& err) {
   if (topology_.kind() == Topology::Kind::Cluster && key_slot(key) != topology_.slot()) {
     err.fault = Fault::Config;
@@ -431,6 +499,12 @@ bool WriterCore::switch_key(const std::string& key, RedisError& err) {
   if (!read_state(*conn_, cfg_, st, err)) {
     cfg_.cursor_key = old;
     return false;
+  }
+  if (active_ && !st.holder.empty() && st.holder != lease_.holder()) {
+    // Another instance took the lease while this one was frozen or cut
+    // off: what it wrote is not ours to follow.
+    become_standby(st.holder);
+    standby_next_ = clock_.now();
   }
   if (active_) {
     // Every relay (re)connect passes here: the moment to notice that Redis
@@ -724,10 +798,7 @@ WriterCore::Settled WriterCore::settle(Batch& b, RedisError err) {
       return Settled::Written;
     }
     if (v == Verdict::Empty) {
-      log("error", "Redis came back empty (" + cfg_.stream_key + " and " + cfg_.cursor_key +
-                       " are gone): the events before seq " + base_.cursor +
-                       " went with it; carrying on from there, without skipping to live");
-      base_ = st.keys;
+      if (!restore_cursor(st, err)) continue;
     } else if (v == Verdict::Behind || v == Verdict::Foreign) {
       if (v == Verdict::Behind && st.keys.cursor.empty() && numeric(st.tail_seq) && !adopt_cursor(st, err)) continue;
       resync(st, v, true);
@@ -759,6 +830,7 @@ WriterCore::Settled WriterCore::settle(Batch& b, RedisError err) {
 }
 
 void WriterCore::landed(Batch& b, const FenceState& now_holds) {
+  seams_.written(b.before.fence, now_holds.fence, b.entries);
   base_ = now_holds;
   entries_total_ += b.entries;
   acks_.add(base_.cursor, entries_total_);

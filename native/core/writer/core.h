@@ -74,6 +74,8 @@ class WriterCore {
   bool reconcile_idle(RedisState& st, bool reconnect, RedisError& err);
   bool adopt_tail(RedisState& st, RedisError& err);
   bool adopt_cursor(RedisState& st, RedisError& err);
+  bool restore_cursor(RedisState& st, RedisError& err);
+  bool check_seams(RedisError& err);
   void resync(const RedisState& st, Verdict v, bool reconnect);
   bool switch_key(const std::string& key, RedisError& err);
 
@@ -118,7 +120,7 @@ class WriterCore {
   std::vector<Reply> replies_;
   Buffer prefix_;
 
-  std::string batch_sha_, groups_sha_, lease_sha_, repair_sha_;
+  std::string batch_sha_, groups_sha_, lease_sha_, repair_sha_, seam_sha_;
   bool active_ = false;
   bool ever_active_ = false;
   bool announced_standby_ = false;
@@ -130,6 +132,7 @@ class WriterCore {
   FenceState base_;         // what Redis holds, as far as we know
   SeqFloor floor_;          // the newest seq accepted
   AckHistory acks_;
+  Seams seams_;
   uint64_t entries_total_ = 0;
   bool was_down_ = false;
   bool torn_logged_ = false;

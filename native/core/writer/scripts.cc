@@ -95,6 +95,9 @@ local first_msg = at + 7
 -- Scripts are not rolled back: every write that an ACL may refuse is tried
 -- before the first change (SET ... XX with the value the key already holds
 -- changes nothing), so that a refusal leaves nothing half-written.
+-- A caught error comes back as a string; raised again as one, Redis would
+-- reply "ERR user_script:N: OOM ..." and lose the code (OOM, READONLY,
+-- MISCONF, NOREPLICAS) that says the writer should wait, not stop.
 local function guard(what, ...)
   local ok, r = pcall(redis.call, ...)
   if ok then return r end
@@ -102,10 +105,12 @@ local function guard(what, ...)
   if string.find(msg, "can't run this command", 1, true) or string.find(msg, 'permission', 1, true) then
     error({err = 'NOPERM the Redis user may not run ' .. what .. ' (' .. msg .. ')'})
   end
-  error(r)
+  error({err = msg})
 end
 guard('SET on ' .. KEYS[2], 'SET', KEYS[2], ARGV[3], 'XX')
 guard('SET on ' .. KEYS[4], 'SET', KEYS[4], ARGV[4], 'XX')
+-- The lease is ours (checked above): renewing it first is the same renewal.
+guard('PEXPIRE on ' .. KEYS[3], 'PEXPIRE', KEYS[3], ARGV[2])
 local last = ''
 local added = 0
 for i = first_msg + m, #ARGV, 3 do
@@ -118,7 +123,6 @@ for i = first_msg + m, #ARGV, 3 do
 end
 if ARGV[5] ~= '' then redis.call('SET', KEYS[2], ARGV[5]) end
 if last ~= '' then redis.call('SET', KEYS[4], last) end
-redis.call('PEXPIRE', KEYS[3], ARGV[2])
 -- The groups were read before the entries went in: count those too.
 for i = 2, #groups, 5 do
   if groups[i] >= 0 then groups[i] = groups[i] + added end
@@ -171,6 +175,26 @@ if not cur or (ARGV[4] == 'start' and string.sub(cur, 1, #ARGV[2]) == ARGV[2]) t
   return {1, ARGV[1], tonumber(ARGV[3])}
 end
 return {0, cur, redis.call('PTTL', KEYS[1])}
+)lua";
+
+const std::string kSeamScript = R"lua(
+local function seq(e)
+  for i = 1, #e[2], 2 do
+    if e[2][i] == 'seq' then return e[2][i + 1] end
+  end
+  return ''
+end
+local out = {}
+for i = 1, #ARGV, 3 do
+  local r = redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i + 1])
+  local extra = #r - tonumber(ARGV[i + 2])
+  if extra > 0 then
+    out[#out + 1] = {#r, seq(r[1]), seq(r[extra])}
+  else
+    out[#out + 1] = {#r, '', ''}
+  end
+end
+return out
 )lua";
 
 const std::string kRepairScript = R"lua(

@@ -12,10 +12,10 @@ namespace fh {
 // the cursor and fence keys still hold what the batch was built after;
 // otherwise it writes nothing and fails with
 //   FENCED lease <holder> | FENCED cursor <value> | FENCED fence <value>
-// Then: the consumer groups are read (before any write, so that a refusal
-// leaves nothing behind), the entries are added, the cursor and fence set,
-// the stream trimmed as the policy allows, the lease renewed, and the
-// dashboard written (its failures are reported, never fatal).
+// Then: the consumer groups are read and the lease renewed (before any
+// other write, so that a refusal leaves nothing behind), the entries are
+// added, the cursor and fence set, the stream trimmed as the policy allows,
+// and the dashboard written (its failures are reported, never fatal).
 //
 // KEYS: stream, cursor, lease, fence [, recent] [, status]
 // ARGV: holder, lease ttl ms, expected cursor, expected fence, new cursor
@@ -39,6 +39,12 @@ extern const std::string kGroupsScript;
 // too, as after a restart; 'take': only a free lease).
 // Reply: {1, holder, ttl} when held, {0, holder, pttl} when not.
 extern const std::string kLeaseScript;
+
+// Checks the writer's seams (commit.h), read only: KEYS stream; ARGV per
+// seam: start (exclusive, or '-'), end, entries. Reply per seam: {entries
+// now in the range, seq of the first extra one, seq of the last extra one}
+// (extra: the ones before the batch's own; '' when none).
+extern const std::string kSeamScript;
 
 // Adopts the stream's tail after Redis replayed part of a transaction:
 // KEYS cursor, fence; ARGV expected cursor, expected fence, new cursor,
