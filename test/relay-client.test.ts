@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import { syntheticStream, seqOf } from '../bench/corpus.js';
+import { addon } from '../src/native.js';
 import { RelayClient } from '../src/relay.js';
 import { FakeRelay } from './support/fake-relay.js';
 import { readFrames } from './support/fixtures.js';
@@ -24,6 +25,7 @@ const OPTS = { maxMessageBytes: 5 << 20, stallTimeoutMs: 60_000, pingIntervalMs:
 
 /** A client whose writer accepts `accept` frames, then asks to pause; resumeCursor answers after `delayMs`. */
 function client(relay: FakeRelay, state: { cursor: string | null; delayMs: number; accept: number; pushed: number[] }): RelayClient {
+  let parser: InstanceType<typeof addon.WebSocketParser>;
   const c = new RelayClient(
     { urls: [relay.url], ...OPTS },
     {
@@ -31,9 +33,18 @@ function client(relay: FakeRelay, state: { cursor: string | null; delayMs: numbe
         await sleep(state.delayMs);
         return state.cursor;
       },
-      push: (frame) => {
-        state.pushed.push(seqOf(frame)!);
-        return state.pushed.length < state.accept;
+      // The writer's part, with the test binding of the native parser.
+      openSocket: (max) => {
+        parser = new addon.WebSocketParser(max);
+      },
+      feed: (chunk) => {
+        let room = true;
+        for (const e of parser.feed(chunk)) {
+          if (e.type !== 'binary') continue;
+          state.pushed.push(seqOf(e.data)!);
+          room = state.pushed.length < state.accept;
+        }
+        return room;
       },
     },
   );
