@@ -118,20 +118,19 @@ test('host crash under appendfsync everysec, 4 times in one run: Redis loses its
   assert.equal(regressions.length, crashes.length, 'one regression logged per crash');
   regressions.forEach((l, i) => {
     assert.equal(l.level, LEVEL.error);
-    assert.equal(Number(l.acknowledged), crashes[i]!.acked, 'the acknowledged cursor it names');
+    // At least what Redis held just before the kill: a batch may have applied in between.
+    assert.ok(Number(l.acknowledged) >= crashes[i]!.acked, 'the acknowledged cursor it names');
     assert.ok(Number(l.cursor) < crashes[i]!.acked);
   });
 });
 
 // ------------------------------------------------------- stale transaction
 
-/** A batch request: the fenced script names the fence key (the lease script does not). */
-const isBatch = (_l: unknown, chunk: Buffer) => chunk.includes('EVALSHA') && chunk.includes('firehose:events:fence');
+/** A batch request: a transaction that sets the fence key. */
+const isBatch = (_l: unknown, chunk: Buffer) => chunk.includes('MULTI') && chunk.includes('firehose:events:fence');
+/** EXEC answered nil: a watched key had changed, the transaction applied nothing. */
+const aborted = (answer: string) => /\r\n\*-1\r\n/.test(answer);
 
-async function errorCount(redis: Redis, code: string): Promise<number> {
-  const info = await redis.info('errorstats');
-  return Number(new RegExp(`errorstat_${code}:count=(\\d+)`).exec(info)?.[1] ?? 0);
-}
 
 test('stale transaction: a batch held back past REDIS_COMMAND_TIMEOUT_MS, resent on a new connection, then delivered late: refused (FENCED); 0 duplicated', { timeout: 30_000 }, async (t: TestContext) => {
   const { server, redis } = await redisServer();
@@ -153,13 +152,12 @@ test('stale transaction: a batch held back past REDIS_COMMAND_TIMEOUT_MS, resent
   const answer = await proxy.release(held);
   await waitForCursor(redis, N, 20_000);
   const result = await tally(redis, 1, N);
-  t.diagnostic(`timed out after ${timedOut.time - heldAt} ms; the late request got: ${answer.split('\r\n')[0]}; stream: ${JSON.stringify(result)}`);
-  assert.match(answer, /^-FENCED cursor \d+/);
+  t.diagnostic(`timed out after ${timedOut.time - heldAt} ms; the late request's EXEC ${aborted(answer) ? 'applied nothing' : 'applied'}; stream: ${JSON.stringify(result)}`);
+  assert.ok(aborted(answer), 'the late transaction applied nothing (its watched keys had changed)');
   assertClean(result, 'after a stale request');
-  assert.equal(await errorCount(redis, 'FENCED'), 1);
 });
 
-test('stale transaction landing between the writer\'s check and its resend: the resend is refused, the writer sees its batch landed; 0 duplicated', { timeout: 30_000 }, async (t: TestContext) => {
+test('stale transaction released between the writer\'s check and its resend: exactly one of the two applies; 0 duplicated', { timeout: 30_000 }, async (t: TestContext) => {
   const { server, redis } = await redisServer();
   const proxy = await TcpProxy.start(server.port);
   cleanups.push(() => proxy.close());
@@ -179,9 +177,10 @@ test('stale transaction landing between the writer\'s check and its resend: the 
   const second = await proxy.release(resend, 100);
   await waitForCursor(redis, N, 20_000);
   const result = await tally(redis, 1, N);
-  t.diagnostic(`old request: ${first.split('\r\n')[0]}…; resend: ${second.split('\r\n')[0]}; stream: ${JSON.stringify(result)}`);
-  assert.match(first, /^\*\d+\r\n/, 'the old request applied');
-  assert.match(second, /^-FENCED cursor \d+/, 'the resend was refused');
+  t.diagnostic(`old request ${aborted(first) ? 'refused' : 'applied'}; resend ${aborted(second) ? 'refused' : 'applied'}; stream: ${JSON.stringify(result)}`);
+  // Taking the lease on the new connection already voided the old
+  // transaction's WATCH; whichever way it goes, exactly one applies.
+  assert.equal([first, second].filter((a) => !aborted(a)).length, 1, 'exactly one of the two transactions applied');
   assertClean(result, 'after a stale request that landed');
 });
 
@@ -274,9 +273,12 @@ test('replica promoted behind a stable address (REDIS_URL on a proxy): the repli
   assert.ok(replicated < acked, 'the replica missed acknowledged writes');
   assertClean(result, 'after the promotion');
   assert.equal(regression.length, 1);
-  assert.equal(Number(regression[0]!.cursor), replicated);
-  assert.equal(Number(regression[0]!.acknowledged), acked);
-  assert.equal(regression[0]!.lost, acked - replicated, 'every frame makes an entry here: lost events = seqs');
+  // Measured a moment before the switch: replication and the writer may
+  // each have moved a batch further by then.
+  const [cursor, acknowledged] = [Number(regression[0]!.cursor), Number(regression[0]!.acknowledged)];
+  assert.ok(cursor >= replicated && cursor < acked, `cursor ${cursor}: the promoted replica's`);
+  assert.ok(acknowledged >= acked, `acknowledged ${acknowledged}`);
+  assert.equal(regression[0]!.lost, acknowledged - cursor, 'every frame makes an entry here: lost events = seqs');
 });
 
 // ------------------------------------------------------------ Redis restart

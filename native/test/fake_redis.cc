@@ -74,11 +74,19 @@ void Server::expire() {
   for (auto it = expiry.begin(); it != expiry.end();) {
     if (it->second <= clock_.now()) {
       strings.erase(it->first);
+      touch(it->first);
       it = expiry.erase(it);
     } else {
       ++it;
     }
   }
+}
+
+void Server::set(const std::string& key, const std::string& value, std::chrono::milliseconds ttl) {
+  strings[key] = value;
+  expiry.erase(key);
+  if (ttl.count() > 0) expiry[key] = clock_.now() + ttl;
+  touch(key);
 }
 
 std::string Server::get(const std::string& key) {
@@ -113,9 +121,11 @@ void Server::restore(const Snapshot& s) {
   strings = s.strings;
   streams = s.streams;
   expiry.clear();
+  epoch_++;
 }
 
 void Server::wipe() {
+  epoch_++;
   strings.clear();
   streams.clear();
   expiry.clear();
@@ -132,6 +142,7 @@ std::string Server::xadd(const std::string& stream, std::vector<std::string> fie
   }
   std::string id = std::to_string(last_ms_) + "-" + std::to_string(last_seq_);
   streams[stream].push_back(Entry{id, std::move(fields)});
+  touch(stream);
   return id;
 }
 
@@ -157,67 +168,6 @@ void Server::scan(const std::string& stream, bool only, const std::vector<std::s
   }
 }
 
-// The contract of kBatchScript (scripts.h), without Lua.
-std::string Server::batch(const std::vector<std::string>& a) {
-  size_t nk = std::stoul(a[2]);
-  std::vector<std::string> k(a.begin() + 3, a.begin() + 3 + long(nk));
-  std::vector<std::string> v(a.begin() + 3 + long(nk), a.end());
-  std::string holder = get(k[2]);
-  if (holder != v[0]) return error("FENCED lease " + holder);
-  if (get(k[1]) != v[2]) return error("FENCED cursor " + get(k[1]));
-  if (get(k[3]) != v[3]) return error("FENCED fence " + get(k[3]));
-  std::string trim = v[5];
-  size_t cap = std::stoul(v[6]);
-  bool only = v[7] == "only";
-  size_t kn = std::stoul(v[8]);
-  std::vector<std::string> names(v.begin() + 9, v.begin() + 9 + long(kn));
-  size_t at = 9 + kn;
-  size_t recent_at = std::stoul(v[at]), status_at = std::stoul(v[at + 2]);
-  std::string recent = v[at + 1], status = v[at + 3], channel = v[at + 5];
-  size_t m = std::stoul(v[at + 6]);
-  size_t first_msg = at + 7;
-  std::vector<std::string> group_out;
-  std::string floor;
-  if (trim == "groups") scan(k[0], only, names, group_out, floor);
-  std::string last;
-  for (size_t i = first_msg + m; i + 3 <= v.size(); i += 3) {
-    last = xadd(k[0], {"type", v[i], "data", v[i + 1], "seq", v[i + 2]});
-  }
-  if (!v[4].empty()) strings[k[1]] = v[4];
-  if (!last.empty()) strings[k[3]] = last;
-  expiry[k[2]] = clock_.now() + std::chrono::milliseconds(std::stoll(v[1]));
-  // The script adds what it wrote to what it read first: the same as a second look.
-  group_out.clear();
-  std::string unused;
-  if (trim == "groups") scan(k[0], only, names, group_out, unused);
-  std::vector<Entry>& s = streams[k[0]];
-  if (trim != "none" && s.size() > cap) {
-    if (trim == "maxlen" || floor.empty()) {
-      s.erase(s.begin(), s.end() - long(cap));
-    } else {
-      size_t limit = s.size() - cap, n = 0;
-      while (n < limit && n < s.size() && id_less(s[n].id, floor)) n++;
-      s.erase(s.begin(), s.begin() + long(n));
-    }
-  }
-  if (recent_at > 0 && !recent.empty()) strings[k[recent_at - 1]] = recent;
-  if (status_at > 0 && !status.empty()) {
-    strings[k[status_at - 1]] = status;
-    expiry[k[status_at - 1]] = clock_.now() + std::chrono::seconds(std::stoll(v[at + 4]));
-  }
-  if (!channel.empty()) {
-    for (size_t i = first_msg; i < first_msg + m; i++) published.push_back(v[i]);
-  }
-  std::vector<std::string> reply = {bulk(last), integer(int64_t(s.size())), bulk("")};
-  if (!group_out.empty()) {
-    reply.push_back(bulk(s.empty() ? "0-0" : s.front().id));
-    reply.push_back(bulk(std::to_string(last_ms_) + "-" + std::to_string(last_seq_)));
-    reply.push_back(integer(int64_t(s.size())));
-    for (std::string& g : group_out) reply.push_back(std::move(g));
-  }
-  return array(reply);
-}
-
 std::string Server::groups_script(const std::vector<std::string>& a) {
   const std::string& stream = a[3];
   bool only = a[4] == "only";
@@ -227,7 +177,7 @@ std::string Server::groups_script(const std::vector<std::string>& a) {
   std::string floor;
   scan(stream, only, names, g, floor);
   std::vector<Entry>& s = streams[stream];
-  std::vector<std::string> reply = {integer(int64_t(s.size()))};
+  std::vector<std::string> reply = {integer(int64_t(s.size())), bulk(floor)};
   if (!g.empty()) {
     reply.push_back(bulk(s.empty() ? "0-0" : s.front().id));
     reply.push_back(bulk(std::to_string(last_ms_) + "-" + std::to_string(last_seq_)));
@@ -243,6 +193,7 @@ std::string Server::lease(const std::vector<std::string>& a) {
   int64_t ttl = std::stoll(a[6]);
   std::string cur = get(key);
   auto set = [&] {
+    touch(key);
     strings[key] = holder;
     expiry[key] = clock_.now() + std::chrono::milliseconds(ttl);
     return array({integer(1), bulk(holder), integer(ttl)});
@@ -258,19 +209,77 @@ std::string Server::repair(const std::vector<std::string>& a) {
   if (get(cursor) != a[5] || get(fence) != a[6]) return integer(0);
   strings[cursor] = a[7];
   strings[fence] = a[8];
+  touch(cursor);
+  touch(fence);
   return integer(1);
 }
 
-std::string Server::execute(const std::vector<std::string>& cmd) {
+std::string Server::seam(const std::vector<std::string>& a) {
+  const std::vector<Entry>& s = streams[a[3]];
+  std::vector<std::string> out;
+  for (size_t i = 4; i + 3 <= a.size(); i += 3) {
+    std::string from = a[i], to = a[i + 1];
+    std::vector<const Entry*> in;
+    for (const Entry& e : s) {
+      bool after = from == "-" || id_less(from.substr(1), e.id);
+      if (after && !id_less(to, e.id)) in.push_back(&e);
+    }
+    int64_t extra = int64_t(in.size()) - std::stoll(a[i + 2]);
+    out.push_back(array({integer(int64_t(in.size())), bulk(extra > 0 ? in.front()->seq() : ""),
+                         bulk(extra > 0 ? in[size_t(extra) - 1]->seq() : "")}));
+  }
+  return array(out);
+}
+
+std::string Server::execute(const std::vector<std::string>& cmd, Session& session) {
+  std::string name = upper(cmd[0]);
+  if (session.in_multi && name != "EXEC" && name != "MULTI" && name != "WATCH" && name != "UNWATCH") {
+    session.queued.push_back(cmd);
+    return simple("QUEUED");
+  }
+  if (name == "WATCH") {
+    expire();
+    // As Redis: a key watched already keeps its first record (and whatever
+    // changed since); only EXEC, DISCARD or UNWATCH forget it.
+    if (session.watched.empty()) session.epoch = epoch_;
+    for (size_t i = 1; i < cmd.size(); i++) session.watched.emplace(cmd[i], versions_[cmd[i]]);
+    return simple("OK");
+  }
+  if (name == "UNWATCH") {
+    session.watched.clear();
+    return simple("OK");
+  }
+  if (name == "MULTI") {
+    session.in_multi = true;
+    session.queued.clear();
+    return simple("OK");
+  }
+  if (name == "EXEC") return exec(session);
+  return run(cmd);
+}
+
+std::string Server::exec(Session& s) {
+  expire();
+  bool changed = s.epoch != epoch_;
+  for (const auto& [key, v] : s.watched) changed = changed || versions_[key] != v;
+  auto queued = std::move(s.queued);
+  s = Session();
+  if (changed) return kNil;
+  std::vector<std::string> replies;
+  for (const auto& cmd : queued) replies.push_back(run(cmd));
+  return array(replies);
+}
+
+std::string Server::run(const std::vector<std::string>& cmd) {
   executed.push_back(cmd);
   expire();
   std::string name = upper(cmd[0]);
   if (name == "SCRIPT") {
     const std::string& text = cmd[2];
-    std::string which = text == fh::kBatchScript    ? "batch"
-                        : text == fh::kGroupsScript ? "groups"
+    std::string which = text == fh::kGroupsScript   ? "groups"
                         : text == fh::kLeaseScript  ? "lease"
                         : text == fh::kRepairScript ? "repair"
+                        : text == fh::kSeamScript   ? "seam"
                                                     : "unknown";
     sha_["sha-" + which] = which;
     return bulk("sha-" + which);
@@ -278,25 +287,58 @@ std::string Server::execute(const std::vector<std::string>& cmd) {
   if (name == "EVALSHA") {
     auto it = sha_.find(cmd[1]);
     if (it == sha_.end()) return error("NOSCRIPT No matching script. Please use EVAL.");
-    if (it->second == "batch") return batch(cmd);
     if (it->second == "groups") return groups_script(cmd);
     if (it->second == "lease") return lease(cmd);
+    if (it->second == "seam") return seam(cmd);
     return repair(cmd);
   }
-  if (name == "GET") {
-    if (streams.count(cmd[1])) return error("WRONGTYPE Operation against a key holding the wrong kind of value");
-    std::string v = get(cmd[1]);
-    return strings.count(cmd[1]) ? bulk(v) : kNil;
+  if (name == "GET" || name == "MGET") {
+    std::vector<std::string> values;
+    for (size_t i = 1; i < cmd.size(); i++) {
+      if (streams.count(cmd[i]) && name == "GET") return error("WRONGTYPE Operation against a key holding the wrong kind of value");
+      values.push_back(strings.count(cmd[i]) ? bulk(get(cmd[i])) : kNil);
+    }
+    return name == "GET" ? values[0] : array(values);
   }
   if (name == "SET") {
+    bool xx = cmd.size() > 3 && upper(cmd[3]) == "XX";
+    if (xx && !strings.count(cmd[1])) return kNil;
     strings[cmd[1]] = cmd[2];
     expiry.erase(cmd[1]);
+    touch(cmd[1]);
     return simple("OK");
   }
   if (name == "SETEX") {
     strings[cmd[1]] = cmd[3];
     expiry[cmd[1]] = clock_.now() + std::chrono::seconds(std::stoll(cmd[2]));
+    touch(cmd[1]);
     return simple("OK");
+  }
+  if (name == "PEXPIRE") {
+    if (!strings.count(cmd[1])) return integer(0);
+    expiry[cmd[1]] = clock_.now() + std::chrono::milliseconds(std::stoll(cmd[2]));
+    touch(cmd[1]);
+    return integer(1);
+  }
+  if (name == "XADD") {
+    std::vector<std::string> fields(cmd.begin() + 3, cmd.end());
+    return bulk(xadd(cmd[1], std::move(fields)));
+  }
+  if (name == "XLEN") return integer(int64_t(streams[cmd[1]].size()));
+  if (name == "XTRIM") {
+    // Exact where Redis is approximate (~): never more than Redis would trim.
+    std::vector<Entry>& st = streams[cmd[1]];
+    size_t before = st.size();
+    if (upper(cmd[2]) == "MAXLEN") {
+      size_t cap = std::stoul(cmd[4]);
+      if (st.size() > cap) st.erase(st.begin(), st.end() - long(cap));
+    } else {
+      size_t limit = cmd.size() > 6 ? std::stoul(cmd[6]) : st.size(), n = 0;
+      while (n < limit && n < st.size() && id_less(st[n].id, cmd[4])) n++;
+      st.erase(st.begin(), st.begin() + long(n));
+    }
+    if (st.size() != before) touch(cmd[1]);
+    return integer(int64_t(before - st.size()));
   }
   if (name == "TYPE") {
     if (streams.count(cmd[1]) && !streams[cmd[1]].empty()) return simple("stream");
@@ -323,14 +365,14 @@ std::string Server::execute(const std::vector<std::string>& cmd) {
     published.push_back(cmd[2]);
     return integer(0);
   }
-  if (name == "AUTH" || name == "SELECT") return simple("OK");
+  if (name == "AUTH" || name == "SELECT" || name == "PING") return simple(name == "PING" ? "PONG" : "OK");
   return error("ERR unknown command '" + cmd[0] + "'");
 }
 
 void Net::release() {
   auto held_now = std::move(held);
   held.clear();
-  for (const auto& cmd : held_now) server.execute(cmd);
+  for (auto& [cmd, session] : held_now) server.execute(cmd, session);
 }
 
 bool Connection::fail(fh::RedisError& err, const std::string& why) {
@@ -351,6 +393,7 @@ bool Connection::connect(const fh::Endpoint&, fh::RedisError& err) {
   broken_ = timeout_ = false;
   inbox_.clear();
   reader_.reset(redisReaderCreate());
+  session_ = Session();
   return true;
 }
 
@@ -370,29 +413,31 @@ bool Connection::send(std::initializer_list<fh::Span> parts, fh::RedisError& err
       if (r.command == name && r.nth == n) rule = &r;
     }
     if (!rule) {
-      inbox_ += net_.server.execute(cmd);
+      inbox_ += net_.server.execute(cmd, session_);
       continue;
     }
     switch (rule->act) {
       case Act::Reset:
         return fail(err, "Connection reset by peer");
       case Act::ResetAfter:
-        net_.server.execute(cmd);
+        net_.server.execute(cmd, session_);
         broken_ = true;
         return true;
       case Act::Timeout:
         timeout_ = true;
         return true;
       case Act::TimeoutAfter:
-        net_.server.execute(cmd);
+        net_.server.execute(cmd, session_);
         timeout_ = true;
         return true;
       case Act::Hold:
-        net_.held.push_back(cmd);
+        net_.held.emplace_back(cmd, session_);
+        session_ = Session();
         timeout_ = true;
         return true;
       case Act::Error:
         inbox_ += error(rule->error);
+        if (name == "EXEC") session_ = Session();  // the transaction is gone either way
         break;
     }
   }

@@ -51,12 +51,20 @@ struct Group {
   int64_t idle_ms = 0;
 };
 
+// One connection's state on the server: WATCHed keys, a MULTI under way.
+struct Session {
+  std::map<std::string, uint64_t> watched;  // key -> version when watched
+  uint64_t epoch = 0;                       // the server's epoch then
+  bool in_multi = false, aborted = false;   // aborted: a command refused while queued
+  std::vector<std::vector<std::string>> queued;
+};
+
 class Server {
  public:
   explicit Server(Clock& clock) : clock_(clock) {}
 
-  // Runs one command; returns the RESP reply.
-  std::string execute(const std::vector<std::string>& cmd);
+  // Runs one command of a connection; returns the RESP reply.
+  std::string execute(const std::vector<std::string>& cmd, Session& session);
 
   // State, for assertions and for faults set up by hand.
   std::map<std::string, std::string> strings;
@@ -67,6 +75,8 @@ class Server {
   std::vector<std::vector<std::string>> executed;  // every command, in order
 
   std::string get(const std::string& key);
+  // A write as a client's would be: WATCHes see it.
+  void set(const std::string& key, const std::string& value, std::chrono::milliseconds ttl = {});
   std::vector<std::string> seqs(const std::string& stream) const;
   // Consumer group `g` reads n entries and acknowledges them.
   void consume(const std::string& stream, const std::string& g, size_t n);
@@ -80,11 +90,14 @@ class Server {
   void wipe();
 
  private:
-  std::string batch(const std::vector<std::string>& a);
+  std::string run(const std::vector<std::string>& cmd);
+  std::string exec(Session& s);
   std::string groups_script(const std::vector<std::string>& a);
   std::string lease(const std::vector<std::string>& a);
   std::string repair(const std::vector<std::string>& a);
+  std::string seam(const std::vector<std::string>& a);
   std::string xadd(const std::string& stream, std::vector<std::string> fields);
+  void touch(const std::string& key) { versions_[key]++; }
   void expire();
   void scan(const std::string& stream, bool only, const std::vector<std::string>& names,
             std::vector<std::string>& out, std::string& floor);
@@ -92,6 +105,8 @@ class Server {
   Clock& clock_;
   uint64_t last_ms_ = 0, last_seq_ = 0;
   std::map<std::string, std::string> sha_;  // sha -> script name
+  std::map<std::string, uint64_t> versions_;
+  uint64_t epoch_ = 0;  // moves on restore() and wipe(): every watch is void
 };
 
 // What happens to a command (counted per name, 1-based).
@@ -113,7 +128,8 @@ class Net {
   int refuse_connects = 0;  // the next n connects are refused
   int connects = 0;
   std::map<std::string, int> seen;
-  std::vector<std::vector<std::string>> held;
+  // Requests held back, with the state of the connection that sent them.
+  std::vector<std::pair<std::vector<std::string>, Session>> held;
   // Applies the held requests, as a stale connection's late delivery would.
   void release();
 };
@@ -136,6 +152,7 @@ class Connection : public fh::Connection {
   Net& net_;
   bool up_ = false;
   std::unique_ptr<redisReader, ReaderFree> reader_;
+  Session session_;
   std::string inbox_;     // reply bytes not fed to the reader yet
   bool broken_ = false;   // the next receive fails
   bool timeout_ = false;

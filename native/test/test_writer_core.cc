@@ -140,7 +140,7 @@ TEST(writer_core_writes_every_frame_once_in_order) {
   CHECK_EQ(r.closed().pending, 0u);
   // The fence is the newest entry a committed batch wrote.
   if (CHECK(!r.server->streams[kStream].empty())) {
-    CHECK_EQ(r.server->get(std::string(kStream) + ":fence"), r.server->streams[kStream].back().id);
+    CHECK_EQ(fh::fence_seq(r.server->get(std::string(kStream) + ":fence")), "10");
   }
   const WriterEvent* role = r.first(T::Role);
   CHECK(role && role->active);
@@ -175,7 +175,7 @@ TEST(writer_core_survives_a_fault_at_every_step) {
 
 TEST(writer_core_reports_retries_and_redis_up_after_a_reset) {
   Rig r;
-  r.net.rules.push_back({"EVALSHA:batch", 2, fake::Act::ResetAfter, ""});
+  r.net.rules.push_back({"EXEC", 2, fake::Act::ResetAfter, ""});
   r.net.refuse_connects = 0;
   r.push_range(1, 6);
   r.close_in(10'000);
@@ -192,7 +192,7 @@ TEST(writer_core_reports_retries_and_redis_up_after_a_reset) {
 // times out, reconnects and sends it again; the held copy arrives later.
 TEST(writer_core_a_stale_transaction_landing_late_adds_nothing) {
   Rig r;
-  r.net.rules.push_back({"EVALSHA:batch", 2, fake::Act::Hold, ""});
+  r.net.rules.push_back({"EXEC", 2, fake::Act::Hold, ""});
   r.on_event = [&](const WriterEvent& e) {
     if (e.type == T::Batch && e.batch.cursor == "6") r.net.release();
   };
@@ -206,22 +206,22 @@ TEST(writer_core_a_stale_transaction_landing_late_adds_nothing) {
 // ... and when the held copy lands before the writer asks whether it did.
 TEST(writer_core_a_late_copy_landing_first_is_recognised_as_landed) {
   Rig r;
-  r.net.rules.push_back({"EVALSHA:batch", 2, fake::Act::Hold, ""});
+  r.net.rules.push_back({"EXEC", 2, fake::Act::Hold, ""});
   r.clock.on_wait = [&] { r.net.release(); };  // during the backoff
   r.push_range(1, 9);
   r.close_in(30'000);
   r.run();
   holds(r, range(1, 9));
   // Written once by the late copy, not sent again by the writer.
-  size_t batches = 0;
-  for (const auto& cmd : r.server->executed) batches += cmd[0] == "EVALSHA" && cmd[1] == "sha-batch";
-  CHECK_EQ(batches, 3u);
+  size_t xadds = 0;
+  for (const auto& cmd : r.server->executed) xadds += cmd[0] == "XADD";
+  CHECK_EQ(xadds, 9u);
 }
 
 TEST(writer_core_a_transient_refusal_is_retried_a_fatal_one_stops) {
   {
     Rig r;
-    r.net.rules.push_back({"EVALSHA:batch", 1, fake::Act::Error, "OOM command not allowed when used memory > 'maxmemory'."});
+    r.net.rules.push_back({"EXEC", 1, fake::Act::Error, "OOM command not allowed when used memory > 'maxmemory'."});
     r.push_range(1, 3);
     r.close_in(10'000);
     r.run();
@@ -230,7 +230,7 @@ TEST(writer_core_a_transient_refusal_is_retried_a_fatal_one_stops) {
   }
   {
     Rig r;
-    r.net.rules.push_back({"EVALSHA:batch", 1, fake::Act::Error, "ERR something unexpected"});
+    r.net.rules.push_back({"EXEC", 1, fake::Act::Error, "ERR something unexpected"});
     r.push_range(1, 5);
     r.close_in(10'000);
     r.run();
@@ -316,7 +316,7 @@ TEST(writer_core_close_honours_its_deadline_in_every_state) {
     c.retry_initial = std::chrono::milliseconds(4000);
     c.retry_max = std::chrono::milliseconds(60'000);
     Rig r(c);
-    r.net.rules.push_back({"EVALSHA:batch", 1, fake::Act::Reset, ""});
+    r.net.rules.push_back({"EXEC", 1, fake::Act::Reset, ""});
     r.net.rules.push_back({"EVALSHA:lease", 2, fake::Act::Reset, ""});
     r.net.rules.push_back({"EVALSHA:lease", 3, fake::Act::Reset, ""});
     r.push_range(1, 3);
@@ -497,8 +497,7 @@ TEST(writer_core_a_fenced_writer_writes_nothing_and_stands_by) {
   r.on_event = [&](const WriterEvent& e) {
     if (e.type == T::Batch && e.batch.cursor == "3") {
       // Another instance took over while this one was frozen.
-      r.server->strings[lease] = "other tok";
-      r.server->expiry[lease] = r.clock.now() + std::chrono::seconds(60);
+      r.server->set(lease, "other tok", std::chrono::seconds(60));
       r.push_range(4, 6);
     }
     if (e.type == T::Role && !e.active) r.close_in(1000);

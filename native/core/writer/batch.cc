@@ -1,6 +1,9 @@
 #include "batch.h"
 
 #include <charconv>
+#include <cstdio>
+#include <random>
+#include <tuple>
 
 #include "resp.h"
 
@@ -50,18 +53,33 @@ static void count_silent(BatchReport& rep, const FrameResult& r) {
   }
 }
 
+std::string fence_seq(const std::string& fence) {
+  size_t sp = fence.find(' ');
+  return sp == std::string::npos ? std::string() : fence.substr(sp + 1);
+}
+
+static std::string process_token() {
+  std::random_device rd;
+  char t[20];
+  std::snprintf(t, sizeof t, "%08x%08x", rd(), rd());
+  return t;
+}
+
 void BatchBuilder::build(const std::vector<QueuedFrame>& frames, Batch& b, SeqFloor& floor) {
+  // Unique across batches and processes, the same across one batch's attempts.
+  static const std::string kProcess = process_token();
+  b.token = kProcess + "." + std::to_string(++batches_);
   b.rep = BatchReport();
-  b.messages.clear();
-  b.entries_resp.clear();
-  b.entries = b.message_count = 0;
+  b.xadds.clear();
+  b.publishes.clear();
+  b.entries = b.messages = 0;
   b.cursor.clear();
+  b.last_seq.clear();
   b.recent.clear();
-  b.attempts = 0;
   b.frames = frames.size();
   b.oldest = frames.front().arrival;
   BatchReport& rep = b.rep;
-  RespWriter msgs(b.messages), entries(b.entries_resp);
+  RespWriter xadd(b.xadds), publish(b.publishes);
   std::string clock = dash_.any_events() ? Dashboard::clock_now() : std::string();
   bool recent_changed = false;
   Span last_time;
@@ -91,9 +109,17 @@ void BatchBuilder::build(const std::vector<QueuedFrame>& frames, Batch& b, SeqFl
     }
     if (!r.time.empty()) last_time = r.time;
     if (r.kind == FrameKind::Entry) {
-      entries.bulk(entry_type_name(r.entry));
-      entries.bulk(r.data);
-      entries.bulk(seq);
+      xadd.array(9);
+      xadd.bulk("XADD");
+      xadd.bulk(cfg_.stream_key);
+      xadd.bulk("*");
+      xadd.bulk("type");
+      xadd.bulk(entry_type_name(r.entry));
+      xadd.bulk("data");
+      xadd.bulk(r.data);
+      xadd.bulk("seq");
+      xadd.bulk(seq);
+      b.last_seq.assign(seq);
       b.entries++;
       rep.entries++;
       rep.data_bytes += r.data.n;
@@ -103,8 +129,11 @@ void BatchBuilder::build(const std::vector<QueuedFrame>& frames, Batch& b, SeqFl
         if (!msg.empty()) {
           recent_changed = true;
           if (dash_.broadcast_on()) {
-            msgs.bulk(msg);
-            b.message_count++;
+            publish.array(3);
+            publish.bulk("PUBLISH");
+            publish.bulk(dash_.channel());
+            publish.bulk(msg);
+            b.messages++;
           }
         }
       }
@@ -134,45 +163,94 @@ void BatchBuilder::build(const std::vector<QueuedFrame>& frames, Batch& b, SeqFl
   if (dash_.recent_on() && recent_changed) b.recent = dash_.recent_json();
 }
 
-void encode_prefix(const WriterConfig& cfg, const Batch& b, const BatchHeader& h, Buffer& out) {
+void encode_check(const WriterConfig& cfg, const std::string& groups_sha, const std::vector<std::string>& group_names,
+                  bool only, Buffer& out) {
   out.clear();
   RespWriter w(out);
-  std::vector<std::string_view> keys = {cfg.stream_key, cfg.cursor_key};
   std::string lease = cfg.lease_key(), fence = cfg.fence_key();
-  keys.push_back(lease);
-  keys.push_back(fence);
-  size_t recent_at = 0, status_at = 0;
-  if (h.recent_key && !b.recent.empty()) {
-    keys.push_back(cfg.recent_key);
-    recent_at = keys.size();
-  }
-  if (h.status_key && !b.status.empty()) {
-    keys.push_back(cfg.status_key);
-    status_at = keys.size();
-  }
-  size_t args = 9 + h.names.size() + 7;
-  w.array(3 + keys.size() + args + b.message_count + 3 * b.entries);
+  // WATCH adds to what the connection watches, and a key changed since it
+  // was first watched (by our own lease renewal, say) keeps failing EXEC:
+  // start from nothing.
+  w.array(1);
+  w.bulk("UNWATCH");
+  w.array(4);
+  w.bulk("WATCH");
+  w.bulk(cfg.cursor_key);
+  w.bulk(fence);
+  w.bulk(lease);
+  w.array(4);
+  w.bulk("MGET");
+  w.bulk(cfg.cursor_key);
+  w.bulk(fence);
+  w.bulk(lease);
+  if (groups_sha.empty()) return;
+  w.array(6 + group_names.size());
   w.bulk("EVALSHA");
-  w.bulk(h.sha);
-  w.bulk(uint64_t(keys.size()));
-  for (std::string_view k : keys) w.bulk(k);
-  w.bulk(h.holder);
+  w.bulk(groups_sha);
+  w.bulk("1");
+  w.bulk(cfg.stream_key);
+  w.bulk(only ? "only" : "all");
+  w.bulk(uint64_t(group_names.size()));
+  for (const std::string& n : group_names) w.bulk(n);
+}
+
+size_t check_replies(bool groups) { return groups ? 4 : 3; }
+
+size_t encode_exec(const WriterConfig& cfg, const Batch& b, const BatchHeader& h, Buffer& head, Buffer& tail) {
+  head.clear();
+  tail.clear();
+  RespWriter mh(head), w(tail);
+  mh.array(1);
+  mh.bulk("MULTI");
+  size_t queued = b.entries + b.messages;
+  if (!b.cursor.empty()) {
+    w.array(3);
+    w.bulk("SET");
+    w.bulk(cfg.cursor_key);
+    w.bulk(b.cursor);
+    queued++;
+  }
+  w.array(3);
+  w.bulk("SET");
+  w.bulk(cfg.fence_key());
+  w.bulk(b.after.fence);
+  w.array(3);
+  w.bulk("PEXPIRE");
+  w.bulk(cfg.lease_key());
   w.bulk(uint64_t(h.lease_ttl_ms));
-  w.bulk(b.before.cursor);
-  w.bulk(b.before.fence);
-  w.bulk(b.cursor);
-  w.bulk(h.trim);
-  w.bulk(h.cap);
-  w.bulk(h.only ? "only" : "all");
-  w.bulk(uint64_t(h.names.size()));
-  for (const std::string& n : h.names) w.bulk(n);
-  w.bulk(uint64_t(recent_at));
-  w.bulk(recent_at ? std::string_view(b.recent) : std::string_view());
-  w.bulk(uint64_t(status_at));
-  w.bulk(status_at ? std::string_view(b.status) : std::string_view());
-  w.bulk(Dashboard::kTtlSeconds);
-  w.bulk(b.message_count ? std::string_view(cfg.broadcast_channel) : std::string_view());
-  w.bulk(uint64_t(b.message_count));
+  queued += 2;
+  if (h.trim == BatchHeader::Trim::MaxLen) {
+    w.array(5);
+    w.bulk("XTRIM");
+    w.bulk(cfg.stream_key);
+    w.bulk("MAXLEN");
+    w.bulk("~");
+    w.bulk(h.cap);
+    queued++;
+  } else if (h.trim == BatchHeader::Trim::MinId) {
+    w.array(7);
+    w.bulk("XTRIM");
+    w.bulk(cfg.stream_key);
+    w.bulk("MINID");
+    w.bulk("~");
+    w.bulk(h.floor);
+    w.bulk("LIMIT");
+    w.bulk(h.limit);
+    queued++;
+  }
+  for (const auto& [on, key, json] : {std::tuple{h.recent_key, &cfg.recent_key, &b.recent},
+                                      std::tuple{h.status_key, &cfg.status_key, &b.status}}) {
+    if (!on || json->empty()) continue;
+    w.array(4);
+    w.bulk("SETEX");
+    w.bulk(*key);
+    w.bulk(Dashboard::kTtlSeconds);
+    w.bulk(*json);
+    queued++;
+  }
+  w.array(1);
+  w.bulk("EXEC");
+  return queued;
 }
 
 }  // namespace fh

@@ -2,7 +2,6 @@
 
 #include <charconv>
 
-#include "pacing.h"
 
 namespace fh {
 
@@ -82,19 +81,14 @@ bool read_state(Connection& c, const WriterConfig& cfg, RedisState& out, RedisEr
 }
 
 Verdict reconcile(const RedisState& st, const FenceState& base, const Batch* b) {
-  // Entries newer than the last committed batch's: the tail of a
-  // transaction whose cursor and fence never made it (Redis 7.0 can replay
-  // half of a torn MULTI block from its AOF).
-  StreamId tail, fence;
-  if (!st.keys.fence.empty() && StreamId::parse(st.tail_id, tail) && StreamId::parse(st.keys.fence, fence) &&
-      fence < tail) {
-    return Verdict::Torn;
-  }
+  // The stream's tail is not the last entry a committed batch wrote: the
+  // tail of a transaction whose cursor and fence never made it (a torn AOF
+  // replayed with aof-load-truncated yes).
+  if (!st.keys.fence.empty() && !st.tail_id.empty() && st.tail_seq != fence_seq(st.keys.fence)) return Verdict::Torn;
   if (b) {
-    bool cursor_moved = b->cursor.empty() ? st.keys.cursor == b->before.cursor : st.keys.cursor == b->cursor;
-    bool fence_moved = b->entries == 0 ? st.keys.fence == b->before.fence : st.keys.fence != b->before.fence;
     if (st.keys == b->before) return Verdict::NotLanded;
-    if (cursor_moved && fence_moved) return Verdict::Landed;
+    // The fence holds the batch's own token: only this batch writes it.
+    if (st.keys == b->after) return Verdict::Landed;
   } else if (st.keys == base) {
     return Verdict::Same;
   }

@@ -64,7 +64,7 @@ WriterCore::WriterCore(WriterConfig cfg, WriterClock& clock, FrameQueue& queue, 
       topology_(cfg_, factory),
       lease_(cfg_.lease, cfg_.lease_key()),
       pacing_(cfg_),
-      builder_(cfg_.decoder, dashboard) {}
+      builder_(cfg_, dashboard) {}
 
 WriterCore::~WriterCore() = default;
 
@@ -191,6 +191,7 @@ bool WriterCore::connect_node(RedisError& err) {
     return false;
   }
   seams_.reconnected();
+  checked_ = false;  // WATCH belongs to a connection
   if (was_down_) {
     was_down_ = false;
     WriterEvent up;
@@ -205,9 +206,8 @@ bool WriterCore::connect_ready(RedisError& err) { return connect_node(err) && ta
 bool WriterCore::load_scripts(RedisError& err) {
   std::vector<Reply> r;
   if (!pipeline(*conn_,
-                {{"SCRIPT", "LOAD", kBatchScript}, {"SCRIPT", "LOAD", kGroupsScript},
-                 {"SCRIPT", "LOAD", kLeaseScript}, {"SCRIPT", "LOAD", kRepairScript},
-                 {"SCRIPT", "LOAD", kSeamScript}},
+                {{"SCRIPT", "LOAD", kGroupsScript}, {"SCRIPT", "LOAD", kLeaseScript},
+                 {"SCRIPT", "LOAD", kRepairScript}, {"SCRIPT", "LOAD", kSeamScript}},
                 r, err)) {
     return false;
   }
@@ -216,11 +216,10 @@ bool WriterCore::load_scripts(RedisError& err) {
     err = refusal(*conn_, "load the writer's scripts (SCRIPT LOAD)", reply_text(x.get()));
     return false;
   }
-  batch_sha_ = reply_text(r[0].get());
-  groups_sha_ = reply_text(r[1].get());
-  lease_sha_ = reply_text(r[2].get());
-  repair_sha_ = reply_text(r[3].get());
-  seam_sha_ = reply_text(r[4].get());
+  groups_sha_ = reply_text(r[0].get());
+  lease_sha_ = reply_text(r[1].get());
+  repair_sha_ = reply_text(r[2].get());
+  seam_sha_ = reply_text(r[3].get());
   return true;
 }
 
@@ -254,6 +253,7 @@ bool WriterCore::check_slots(RedisError& err) {
 // holds what we wrote.
 bool WriterCore::take_role(RedisError& err) {
   LeaseState ls;
+  checked_ = false;
   if (!lease_.acquire(*conn_, lease_sha_, !ever_active_, ls, err)) return false;
   if (!ls.held) {
     if (active_ || !announced_standby_ || standby_holder_ != ls.holder) become_standby(ls.holder);
@@ -263,6 +263,7 @@ bool WriterCore::take_role(RedisError& err) {
   lease_.renewed(clock_.now());
   RedisState st;
   if (!read_state(*conn_, cfg_, st, err)) return false;
+  tail_id_ = st.tail_id;
   if (active_) return reconcile_idle(st, true, err);
   if (reconcile(st, st.keys, nullptr) == Verdict::Torn && !adopt_tail(st, err)) return false;
   base_ = st.keys;
@@ -327,7 +328,8 @@ WriterCore::Outcome WriterCore::standby_wait(RedisError& err) {
 // the cursor and fence that came last in it. They are in the stream, in
 // order: adopt them, so that nothing is written twice.
 bool WriterCore::adopt_tail(RedisState& st, RedisError& err) {
-  FenceState next{st.keys.cursor, st.tail_id};
+  checked_ = false;
+  FenceState next{st.keys.cursor, "adopted " + st.tail_seq};
   if (numeric(st.tail_seq) && (st.keys.cursor.empty() || cursor_less(st.keys.cursor, st.tail_seq))) {
     next.cursor = st.tail_seq;
   }
@@ -410,6 +412,7 @@ bool WriterCore::reconcile_idle(RedisState& st, bool reconnect, RedisError& err)
 // whoever asks next (a relay reconnect, this service restarted) resumes from
 // it instead of going live over the gap, and the next batch applies on top.
 bool WriterCore::restore_cursor(RedisState& st, RedisError& err) {
+  checked_ = false;
   if (!base_.cursor.empty()) {
     Reply r;
     if (!command(*conn_, {"EVALSHA", repair_sha_, "2", cfg_.cursor_key, cfg_.fence_key(), st.keys.cursor,
@@ -432,6 +435,7 @@ bool WriterCore::restore_cursor(RedisState& st, RedisError& err) {
 }
 
 bool WriterCore::adopt_cursor(RedisState& st, RedisError& err) {
+  checked_ = false;
   Reply r;
   if (!command(*conn_, {"EVALSHA", repair_sha_, "2", cfg_.cursor_key, cfg_.fence_key(), st.keys.cursor, st.keys.fence,
                         st.tail_seq, st.keys.fence},
@@ -495,6 +499,7 @@ bool WriterCore::switch_key(const std::string& key, RedisError& err) {
   }
   std::string old = cfg_.cursor_key;
   cfg_.cursor_key = key;
+  checked_ = false;
   RedisState st;
   if (!read_state(*conn_, cfg_, st, err)) {
     cfg_.cursor_key = old;
@@ -538,6 +543,7 @@ WriterCore::Outcome WriterCore::chores(RedisError& err) {
   }
   if (now >= lease_.renew_due()) {
     LeaseState ls;
+    checked_ = false;
     if (!lease_.acquire(*conn_, lease_sha_, false, ls, err)) return Outcome::Failed;
     if (!ls.held) {
       become_standby(ls.holder);
@@ -570,11 +576,12 @@ WriterCore::Outcome WriterCore::chores(RedisError& err) {
 }
 
 bool WriterCore::poll_groups(RedisError& err) {
-  BatchHeader h;
-  pacing_.fill_header(h);
-  std::vector<std::string> cmd = {"EVALSHA", groups_sha_, "1", cfg_.stream_key, h.only ? "only" : "all",
-                                  std::to_string(h.names.size())};
-  cmd.insert(cmd.end(), h.names.begin(), h.names.end());
+  bool only = false;
+  std::vector<std::string> names;
+  pacing_.selection(only, names);
+  std::vector<std::string> cmd = {"EVALSHA", groups_sha_, "1", cfg_.stream_key, only ? "only" : "all",
+                                  std::to_string(names.size())};
+  cmd.insert(cmd.end(), names.begin(), names.end());
   std::vector<Reply> r;
   if (!pipeline(*conn_, {cmd}, r, err)) return false;
   const redisReply* x = r[0].get();
@@ -583,7 +590,7 @@ bool WriterCore::poll_groups(RedisError& err) {
                               " (XINFO, XPENDING; or set REDIS_TRIM=maxlen)", reply_text(x));
     return false;
   }
-  update_pacing(pacing_.update(x, 1, x->element[0]->integer, clock_.now()));
+  update_pacing(pacing_.update(x, clock_.now()));
   return true;
 }
 
@@ -707,54 +714,109 @@ WriterCore::Outcome WriterCore::active_loop(RedisError& err) {
   }
 }
 
+// Sends b: its transaction, and behind it the next batch's check, so that
+// in steady state a batch costs one round trip. Without a check already on
+// this connection, it first makes one (a round trip) and refuses to send on
+// top of keys that are not what b was built on (err.fault None).
 bool WriterCore::send(Batch& b, RedisError& err) {
   TimePoint now = clock_.now();
   b.before = base_;
+  b.after = FenceState{b.cursor.empty() ? base_.cursor : b.cursor,
+                       b.token + " " + (b.entries ? b.last_seq : fence_seq(base_.fence))};
+  if (!checked_ && !check(err)) return false;
+  checked_ = false;
   b.status = dash_.status_due(now, !base_.cursor.empty(), base_.cursor);
   BatchHeader h;
-  h.sha = batch_sha_;
   h.holder = lease_.holder();
   h.lease_ttl_ms = lease_.ttl_ms();
-  pacing_.fill_header(h);
+  pacing_.trim(b.entries, h);
   h.recent_key = dash_.recent_on();
   h.status_key = dash_.status_on();
-  encode_prefix(cfg_, b, h, prefix_);
+  b.queued = encode_exec(cfg_, b, h, head_, tail_);
+  encode_next_check();
   b.sent_at = now;
-  b.attempts++;
-  return conn_->send({prefix_.span(), b.messages.span(), b.entries_resp.span()}, err);
+  return conn_->send({head_.span(), b.xadds.span(), b.publishes.span(), tail_.span(), check_.span()}, err);
+}
+
+void WriterCore::encode_next_check() {
+  bool only = false;
+  std::vector<std::string> names;
+  if (pacing_.enabled()) pacing_.selection(only, names);
+  encode_check(cfg_, pacing_.enabled() ? groups_sha_ : std::string(), names, only, check_);
+}
+
+// The check alone: WATCH and read the keys, now.
+bool WriterCore::check(RedisError& err) {
+  encode_next_check();
+  std::vector<Reply> r;
+  size_t n = check_replies(pacing_.enabled());
+  if (!conn_->send({check_.span()}, err) || !conn_->receive(n, r, err)) return false;
+  return checked(r.data(), err);
+}
+
+// The check's replies: UNWATCH, WATCH, MGET of cursor, fence and lease, and
+// maybe the groups. True when the keys hold what this writer believes.
+bool WriterCore::checked(const Reply* r, RedisError& err) {
+  for (size_t i = 0; i < check_replies(pacing_.enabled()); i++) {
+    if (is_error(r[i].get())) {
+      err = refusal(*conn_, i == 3 ? "read the consumer groups of " + cfg_.stream_key +
+                                         " (XINFO, XPENDING; or set REDIS_TRIM=maxlen)"
+                                   : std::string("read the writer's keys"),
+                    reply_text(r[i].get()));
+      return false;
+    }
+  }
+  if (pacing_.enabled()) update_pacing(pacing_.update(r[3].get(), clock_.now()));
+  const redisReply* v = r[2].get();
+  FenceState now{reply_text(v->element[0]), reply_text(v->element[1])};
+  std::string holder = reply_text(v->element[2]);
+  if (now == base_ && holder == lease_.holder()) {
+    checked_ = true;
+    return true;
+  }
+  // Not what the batch was built on: nothing is sent, and settle() asks why.
+  err.fault = Fault::None;
+  err.message = "the writer's keys changed";
+  return false;
 }
 
 WriterCore::Settled WriterCore::finish(Batch& b) {
   RedisError err;
-  if (!conn_->receive(1, replies_, err)) return settle(b, err);
-  return on_reply(b, replies_[0].get());
+  if (receive_batch(b, err)) return Settled::Written;
+  return settle(b, err);
 }
 
-WriterCore::Settled WriterCore::on_reply(Batch& b, const redisReply* r) {
-  if (r->type == REDIS_REPLY_ARRAY && r->elements >= 3) {
-    written(b, r);
-    return Settled::Written;
+// Reads b's replies: MULTI, one per queued command, EXEC, then the next
+// check's. True when EXEC applied the batch.
+bool WriterCore::receive_batch(Batch& b, RedisError& err) {
+  size_t exec = 1 + b.queued;
+  size_t n = exec + 1 + check_replies(pacing_.enabled());
+  if (!conn_->receive(n, replies_, err)) return false;
+  const redisReply* x = replies_[exec].get();
+  if (x->type == REDIS_REPLY_ARRAY) {
+    if (!written(b, x, err)) return false;
+    // The check of the next batch, made right after this one applied.
+    RedisError ignored;
+    checked(&replies_[exec + 1], ignored);
+    return true;
   }
-  std::string m = reply_text(r);
-  RedisError err;
-  if (m.rfind("FENCED", 0) == 0) {
-    // Refused as a whole: the keys are not what the batch was built on.
+  if (x->type == REDIS_REPLY_NIL) {
+    // A watched key changed between the check and EXEC: nothing applied.
     err.fault = Fault::None;
-    err.message = m;
-  } else if (m.rfind("NOSCRIPT", 0) == 0) {
-    // A new or restarted server without our scripts: nothing ran.
-    err.fault = Fault::Transient;
-    err.message = "Redis at " + conn_->describe() + " lost the writer's scripts (restarted?)";
-    conn_->disconnect();
-  } else {
-    if (is_error(r)) {
-      err = refusal(*conn_, "write a batch", m);
-    } else {
-      err.fault = Fault::Fatal;
-      err.message = "the batch script gave an unexpected reply";
+    err.message = "the writer's keys changed";
+    return false;
+  }
+  // EXECABORT: a command was refused while queued (ACL, OOM ...), nothing
+  // applied; its own error says why.
+  std::string why = reply_text(x);
+  for (size_t i = 0; i < exec; i++) {
+    if (is_error(replies_[i].get())) {
+      why = reply_text(replies_[i].get());
+      break;
     }
   }
-  return settle(b, err);
+  err = refusal(*conn_, "write a batch", why);
+  return false;
 }
 
 // A batch whose outcome is unknown, or refused: reconnect if need be, ask
@@ -785,8 +847,10 @@ WriterCore::Settled WriterCore::settle(Batch& b, RedisError err) {
       return Settled::Standby;
     }
     lease_.renewed(clock_.now());
+    checked_ = false;
     RedisState st;
     if (!read_state(*conn_, cfg_, st, err)) continue;
+    tail_id_ = st.tail_id;
     Verdict v = reconcile(st, base_, &b);
     if (v == Verdict::Torn) {
       if (!adopt_tail(st, err)) continue;
@@ -794,7 +858,7 @@ WriterCore::Settled WriterCore::settle(Batch& b, RedisError err) {
     }
     if (v == Verdict::Landed) {
       b.rep.retries = attempt;
-      landed(b, st.keys);
+      landed(b, "");  // its entries' IDs went with the lost reply
       return Settled::Written;
     }
     if (v == Verdict::Empty) {
@@ -805,52 +869,52 @@ WriterCore::Settled WriterCore::settle(Batch& b, RedisError err) {
       return Settled::Resync;
     }
     // Not landed (or Redis is empty): send it again on top of what Redis holds.
-    if (!send(b, err)) continue;
-    if (!conn_->receive(1, replies_, err)) continue;
-    const redisReply* r = replies_[0].get();
-    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 3) {
+    if (send(b, err) && receive_batch(b, err)) {
       b.rep.retries = attempt;
-      written(b, r);
       return Settled::Written;
     }
-    std::string m = reply_text(r);
-    if (m.rfind("FENCED", 0) == 0) {
-      err.fault = Fault::None;
-    } else if (m.rfind("NOSCRIPT", 0) == 0) {
-      err.fault = Fault::Transient;
-      conn_->disconnect();
-    } else if (is_error(r)) {
-      err = refusal(*conn_, "write a batch", m);
-      continue;
-    } else {
-      err.fault = Fault::Fatal;
-    }
-    err.message = "Redis refused the batch: " + m;
   }
 }
 
-void WriterCore::landed(Batch& b, const FenceState& now_holds) {
-  seams_.written(b.before.fence, now_holds.fence, b.entries);
-  base_ = now_holds;
+// b applied; `last_id` is its newest entry's ID ("" when unknown).
+void WriterCore::landed(Batch& b, const std::string& last_id) {
+  if (b.entries && !last_id.empty()) {
+    seams_.written(tail_id_, last_id, b.entries);
+    tail_id_ = last_id;
+  }
+  base_ = b.after;
   entries_total_ += b.entries;
   acks_.add(base_.cursor, entries_total_);
   b.rep.write_ms = ms_between(b.sent_at, clock_.now());
+  lease_.renewed(b.sent_at);
   if (!b.status.empty()) dash_.status_written(b.sent_at);
 }
 
-void WriterCore::written(Batch& b, const redisReply* r) {
-  landed(b, b.after(reply_text(r->element[0])));
-  lease_.renewed(b.sent_at);
-  std::string dash = reply_text(r->element[2]);
-  if (!dash.empty() && dash != dash_error_) {
-    dash_error_ = dash;
-    log("warn", "Redis refused to trim the stream or write the dashboard (" + dash +
-                    "): the entries are written; check the Redis user's permissions (XTRIM, SETEX, PUBLISH)");
+// EXEC's results: an ID per XADD, then the other commands' replies. An
+// error among the entries or the keys means Redis applied part of the
+// batch (a key changed type under it): that needs a person. The trim and
+// the dashboard may fail alone; that is worth a warning.
+bool WriterCore::written(Batch& b, const redisReply* r, RedisError& err) {
+  std::string last_id = b.entries && r->elements >= b.entries ? reply_text(r->element[b.entries - 1]) : std::string();
+  size_t keys_end = b.entries + b.messages + (b.cursor.empty() ? 0 : 1) + 2;
+  for (size_t i = 0; i < r->elements; i++) {
+    if (!is_error(r->element[i])) continue;
+    std::string m = reply_text(r->element[i]);
+    bool part = i < b.entries || (i >= b.entries + b.messages && i < keys_end);
+    if (part) {
+      err.fault = Fault::Fatal;
+      err.message = "Redis applied only part of a batch (" + m + "): " + cfg_.stream_key + " or " + cfg_.cursor_key +
+                    " changed type under the writer; check them before starting again";
+      return false;
+    }
+    if (m != dash_error_) {
+      dash_error_ = m;
+      log("warn", "Redis refused to trim the stream or write the dashboard (" + m +
+                      "): the entries are written; check the Redis user's permissions (XTRIM, SETEX, PUBLISH)");
+    }
   }
-  if (pacing_.enabled()) {
-    int64_t xlen = r->element[1]->integer;
-    update_pacing(r->elements > 3 ? pacing_.update(r, 3, xlen, clock_.now()) : pacing_.update_none(xlen, clock_.now()));
-  }
+  landed(b, last_id);
+  return true;
 }
 
 void WriterCore::report(Batch& b) {

@@ -86,11 +86,14 @@ class WriterCore {
   void update_pacing(bool changed);
   void write_status_alone();
   bool send(Batch& b, RedisError& err);
+  void encode_next_check();
+  bool check(RedisError& err);
+  bool checked(const Reply* r, RedisError& err);
   Settled finish(Batch& b);
-  Settled on_reply(Batch& b, const redisReply* r);
+  bool receive_batch(Batch& b, RedisError& err);
   Settled settle(Batch& b, RedisError err);
-  void landed(Batch& b, const FenceState& now_holds);
-  void written(Batch& b, const redisReply* r);
+  void landed(Batch& b, const std::string& last_id);
+  bool written(Batch& b, const redisReply* r, RedisError& err);
   void report(Batch& b);
 
   bool pause(uint32_t attempt, const RedisError& err);
@@ -118,9 +121,13 @@ class WriterCore {
   Batch* ready_ = nullptr;     // built, not sent
   std::vector<QueuedFrame> frames_;
   std::vector<Reply> replies_;
-  Buffer prefix_;
+  Buffer head_, tail_, check_;
 
-  std::string batch_sha_, groups_sha_, lease_sha_, repair_sha_, seam_sha_;
+  std::string groups_sha_, lease_sha_, repair_sha_, seam_sha_;
+  // This connection WATCHes the keys and read them as base_: the next
+  // batch's transaction can go without a check of its own.
+  bool checked_ = false;
+  std::string tail_id_;  // the stream's newest entry, as far as we know
   bool active_ = false;
   bool ever_active_ = false;
   bool announced_standby_ = false;

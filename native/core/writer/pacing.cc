@@ -27,36 +27,42 @@ Pacing::Pacing(const WriterConfig& cfg)
       only_(cfg.pacing.only_groups),
       stale_after_ms_(cfg.pacing.stale_after_ms) {}
 
-void Pacing::fill_header(BatchHeader& h) const {
-  h.cap = cap_;
-  h.names.clear();
-  if (cap_ == 0) {
-    h.trim = "none";
-    h.only = false;
-    return;
-  }
-  if (mode_ == TrimMode::Blind) {
-    h.trim = "maxlen";
-    h.only = false;
-    return;
-  }
-  h.trim = "groups";
+void Pacing::selection(bool& only, std::vector<std::string>& names) const {
+  names.clear();
   // 'all' names the groups that do not count (the stale ones); 'only' the
   // listed groups that still do.
-  h.only = !only_.empty();
+  only = !only_.empty();
   auto stale = [&](const std::string& n) {
     auto it = stale_.find(n);
     return it != stale_.end() && it->second;
   };
-  if (h.only) {
+  if (only) {
     for (const std::string& n : only_) {
-      if (!stale(n)) h.names.push_back(n);
+      if (!stale(n)) names.push_back(n);
     }
   } else {
     for (const auto& [name, is_stale] : stale_) {
-      if (is_stale) h.names.push_back(name);
+      if (is_stale) names.push_back(name);
     }
   }
+}
+
+// Trim to at most the cap, but never past the oldest entry a counted group
+// still needs: XTRIM MINID ~ floor LIMIT (the excess). With no counted
+// group, or the blind policy, as the old producers did: MAXLEN ~ cap.
+void Pacing::trim(size_t adding, BatchHeader& h) const {
+  h.trim = BatchHeader::Trim::None;
+  if (cap_ == 0) return;
+  h.cap = cap_;
+  uint64_t len = uint64_t(xlen_) + adding;
+  if (mode_ == TrimMode::Blind || floor_.empty()) {
+    if (mode_ == TrimMode::Blind || len > cap_) h.trim = BatchHeader::Trim::MaxLen;
+    return;
+  }
+  if (len <= cap_) return;
+  h.trim = BatchHeader::Trim::MinId;
+  h.floor = floor_;
+  h.limit = len - cap_;
 }
 
 void Pacing::remember(const StreamId& last, int64_t added) {
@@ -82,15 +88,14 @@ int64_t Pacing::estimate_undelivered(const StreamId& delivered, const StreamId& 
   return std::min<int64_t>(xlen_, int64_t(double(xlen_) * behind + 0.5) + 1);
 }
 
-bool Pacing::update_none(int64_t xlen, TimePoint now) {
-  xlen_ = xlen;
-  groups_.clear();
-  return decide(now);
-}
-
-bool Pacing::update(const redisReply* r, size_t at, int64_t xlen, TimePoint now) {
-  xlen_ = xlen;
-  if (r->elements < at + 3) return update_none(xlen, now);
+bool Pacing::update(const redisReply* r, TimePoint now) {
+  constexpr size_t at = 2;  // after xlen and the floor
+  xlen_ = r->element[0]->integer;
+  floor_ = reply_text(r->element[1]);
+  if (r->elements < at + 3) {
+    groups_.clear();
+    return decide(now);
+  }
   StreamId first, last;
   StreamId::parse(reply_text(r->element[at]), first);
   StreamId::parse(reply_text(r->element[at + 1]), last);

@@ -36,16 +36,15 @@ class Pacing {
 
   explicit Pacing(const WriterConfig& cfg);
 
+  // Groups are read (in every batch's check) and pace the writer.
   bool enabled() const { return mode_ == TrimMode::Groups && cap_ > 0; }
-  // What the batch header says about trimming and counting groups.
-  void fill_header(BatchHeader& h) const;
+  // The groups script's selection: which groups count.
+  void selection(bool& only, std::vector<std::string>& names) const;
+  // How a batch adding `adding` entries trims the stream.
+  void trim(size_t adding, BatchHeader& h) const;
 
-  // Reads the groups part of a batch or groups script reply, from index
-  // `at` (the first entry id); `xlen` is the stream's length. Returns true
-  // when the paced state changed.
-  bool update(const redisReply* r, size_t at, int64_t xlen, TimePoint now);
-  // The stream has no group at all (the reply ended before `at`).
-  bool update_none(int64_t xlen, TimePoint now);
+  // Reads a groups script reply. Returns true when the paced state changed.
+  bool update(const redisReply* r, TimePoint now);
 
   // XINFO CONSUMERS per group: marks groups stale (all consumers idle past
   // the stale time, or none for that long) or fresh again. Returns the
@@ -78,6 +77,7 @@ class Pacing {
   // where a group stands when Redis cannot say (lag nil).
   std::deque<std::pair<StreamId, int64_t>> samples_;
   int64_t xlen_ = 0;
+  std::string floor_;  // oldest entry a counted group needs; "" when none counts
   bool paced_ = false;
   TimePoint paced_since_{};
   std::string slowest_;

@@ -77,88 +77,11 @@ local function read_names(at)
 end
 )lua";
 
-const std::string kBatchScript = std::string(kGroupsLua) + R"lua(
-local holder = redis.call('GET', KEYS[3])
-if holder ~= ARGV[1] then return redis.error_reply('FENCED lease ' .. (holder or '')) end
-local cursor = redis.call('GET', KEYS[2]) or ''
-if cursor ~= ARGV[3] then return redis.error_reply('FENCED cursor ' .. cursor) end
-local fence = redis.call('GET', KEYS[4]) or ''
-if fence ~= ARGV[4] then return redis.error_reply('FENCED fence ' .. fence) end
-local trim, cap = ARGV[6], tonumber(ARGV[7])
-local names, at = read_names(9)
-local groups = {}
-local floor = nil
-if trim == 'groups' then floor = scan_groups(KEYS[1], ARGV[8], names, groups) end
-local recent_at, recent, status_at, status = tonumber(ARGV[at]), ARGV[at + 1], tonumber(ARGV[at + 2]), ARGV[at + 3]
-local ttl, channel, m = ARGV[at + 4], ARGV[at + 5], tonumber(ARGV[at + 6])
-local first_msg = at + 7
--- Scripts are not rolled back: every write that an ACL may refuse is tried
--- before the first change (SET ... XX with the value the key already holds
--- changes nothing), so that a refusal leaves nothing half-written.
--- A caught error comes back as a string; raised again as one, Redis would
--- reply "ERR user_script:N: OOM ..." and lose the code (OOM, READONLY,
--- MISCONF, NOREPLICAS) that says the writer should wait, not stop.
-local function guard(what, ...)
-  local ok, r = pcall(redis.call, ...)
-  if ok then return r end
-  local msg = type(r) == 'table' and r.err or tostring(r)
-  if string.find(msg, "can't run this command", 1, true) or string.find(msg, 'permission', 1, true) then
-    error({err = 'NOPERM the Redis user may not run ' .. what .. ' (' .. msg .. ')'})
-  end
-  error({err = msg})
-end
-guard('SET on ' .. KEYS[2], 'SET', KEYS[2], ARGV[3], 'XX')
-guard('SET on ' .. KEYS[4], 'SET', KEYS[4], ARGV[4], 'XX')
--- The lease is ours (checked above): renewing it first is the same renewal.
-guard('PEXPIRE on ' .. KEYS[3], 'PEXPIRE', KEYS[3], ARGV[2])
-local last = ''
-local added = 0
-for i = first_msg + m, #ARGV, 3 do
-  if added == 0 then
-    last = guard('XADD on ' .. KEYS[1], 'XADD', KEYS[1], '*', 'type', ARGV[i], 'data', ARGV[i + 1], 'seq', ARGV[i + 2])
-  else
-    last = redis.call('XADD', KEYS[1], '*', 'type', ARGV[i], 'data', ARGV[i + 1], 'seq', ARGV[i + 2])
-  end
-  added = added + 1
-end
-if ARGV[5] ~= '' then redis.call('SET', KEYS[2], ARGV[5]) end
-if last ~= '' then redis.call('SET', KEYS[4], last) end
--- The groups were read before the entries went in: count those too.
-for i = 2, #groups, 5 do
-  if groups[i] >= 0 then groups[i] = groups[i] + added end
-end
--- From here on the batch is written: a failure is reported, never raised.
-local dash = ''
-local function try(...)
-  local ok, e = pcall(redis.call, ...)
-  if not ok and dash == '' then dash = type(e) == 'table' and e.err or tostring(e) end
-end
-if trim ~= 'none' then
-  local len = redis.call('XLEN', KEYS[1])
-  if len > cap then
-    if trim == 'maxlen' or not floor then
-      try('XTRIM', KEYS[1], 'MAXLEN', '~', cap)
-    else
-      try('XTRIM', KEYS[1], 'MINID', '~', floor, 'LIMIT', len - cap)
-    end
-  end
-end
-if recent_at > 0 and recent ~= '' then try('SETEX', KEYS[recent_at], ttl, recent) end
-if status_at > 0 and status ~= '' then try('SETEX', KEYS[status_at], ttl, status) end
-if channel ~= '' then
-  for i = first_msg, first_msg + m - 1 do try('PUBLISH', channel, ARGV[i]) end
-end
-local reply = {last, redis.call('XLEN', KEYS[1]), dash}
-if #groups > 0 then counters(KEYS[1], reply) end
-for i = 1, #groups do reply[#reply + 1] = groups[i] end
-return reply
-)lua";
-
 const std::string kGroupsScript = std::string(kGroupsLua) + R"lua(
 local names = read_names(2)
 local groups = {}
-scan_groups(KEYS[1], ARGV[1], names, groups)
-local reply = {redis.call('XLEN', KEYS[1])}
+local floor = scan_groups(KEYS[1], ARGV[1], names, groups)
+local reply = {redis.call('XLEN', KEYS[1]), floor or ''}
 if #groups > 0 then counters(KEYS[1], reply) end
 for i = 1, #groups do reply[#reply + 1] = groups[i] end
 return reply

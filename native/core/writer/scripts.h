@@ -1,37 +1,20 @@
-// The server-side halves of the writer, as Lua scripts (EVALSHA; Redis
-// 7.0 and Valkey 8 run them atomically). Their arguments are laid out by
-// batch.cc and lease.cc; their replies are read by commit.cc, lease.cc and
-// pacing.cc. The unit tests' fake Redis implements the same contract.
+// The writer's server-side helpers, as Lua scripts (EVALSHA; Redis 7.0 and
+// Valkey 8 run them atomically). The batches themselves are MULTI/EXEC
+// (batch.h). Their replies are read by core.cc, lease.cc and pacing.cc; the
+// unit tests' fake Redis implements the same contract.
 #pragma once
 
 #include <string>
 
 namespace fh {
 
-// A fenced batch. It applies only when the lease is this instance's and
-// the cursor and fence keys still hold what the batch was built after;
-// otherwise it writes nothing and fails with
-//   FENCED lease <holder> | FENCED cursor <value> | FENCED fence <value>
-// Then: the consumer groups are read and the lease renewed (before any
-// other write, so that a refusal leaves nothing behind), the entries are
-// added, the cursor and fence set, the stream trimmed as the policy allows,
-// and the dashboard written (its failures are reported, never fatal).
-//
-// KEYS: stream, cursor, lease, fence [, recent] [, status]
-// ARGV: holder, lease ttl ms, expected cursor, expected fence, new cursor
-//       ('' keeps it), trim ('groups' | 'maxlen' | 'none'), cap,
-//       selection ('all': every group but the names; 'only': the names),
-//       k, k names, recent key index (0: none), recent JSON, status key
-//       index, status JSON, dashboard ttl s, channel ('' none), m, m
-//       messages, then type, data, seq per entry.
-// Reply: {last entry id or '', xlen, trim or dashboard error or '', and when the
-//         stream has groups: first entry id, last generated id, entries
-//         added, then per group name, undelivered (-1: Redis cannot tell),
-//         pending, counted (1/0), last delivered id}
-extern const std::string kBatchScript;
-
-// The consumer groups, read only: KEYS stream; ARGV selection, k, names.
-// Reply: {xlen, then as the batch reply from the first entry id on}.
+// The consumer groups, read only, run in each batch's check: KEYS stream;
+// ARGV selection ('all': every group but the names; 'only': the names), k,
+// k names. Reply: {xlen, the oldest entry id a counted group still needs
+// (pending, or not delivered; '' when no group counts), and when the stream
+// has groups: first entry id, last generated id, entries added, then per
+// group name, undelivered (-1: Redis cannot tell), pending, counted (1/0),
+// last delivered id}.
 extern const std::string kGroupsScript;
 
 // Takes or renews the lease. KEYS lease; ARGV holder ("<id> <token>"),
