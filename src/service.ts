@@ -160,7 +160,9 @@ export class Service {
       );
     }
     await this.http?.close();
-    const code = this.failure ? 1 : res.flushed ? 0 : 1;
+    // A misconfiguration found only once Redis answered (a master name no
+    // sentinel knows, keys in two cluster slots) is still bad settings.
+    const code = this.failure ? (this.failure.code === ErrorCodes.CONFIG ? 2 : 1) : res.flushed ? 0 : 1;
     this.resolveDone(code);
     return code;
   }

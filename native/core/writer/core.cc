@@ -175,7 +175,11 @@ WriterCore::Outcome WriterCore::loop() {
 }
 
 bool WriterCore::connect_node(RedisError& err) {
-  bool ok = topology_.connect(*conn_, err);
+  if (!topology_.connect(*conn_, err) || !load_scripts(err) || !check_slots(err)) {
+    conn_->disconnect();
+    return false;
+  }
+  // Named once usable: until then the node is only a guess (REDIS_URL's).
   std::string change = topology_.take_change();
   std::string node = topology_.node().describe();
   if (!change.empty() || node != announced_node_) {
@@ -186,20 +190,24 @@ bool WriterCore::connect_node(RedisError& err) {
     e.message = change;
     emit(std::move(e));
   }
-  if (!ok || !load_scripts(err) || !check_slots(err)) {
-    conn_->disconnect();
-    return false;
-  }
-  if (was_down_) {
-    was_down_ = false;
-    WriterEvent up;
-    up.type = WriterEvent::Type::RedisUp;
-    emit(std::move(up));
-  }
   return true;
 }
 
-bool WriterCore::connect_ready(RedisError& err) { return connect_node(err) && take_role(err); }
+bool WriterCore::connect_ready(RedisError& err) {
+  if (!connect_node(err) || !take_role(err)) return false;
+  redis_up();
+  return true;
+}
+
+// Said once Redis answered more than a connect: a slot in migration accepts
+// connections and refuses the keys.
+void WriterCore::redis_up() {
+  if (!was_down_) return;
+  was_down_ = false;
+  WriterEvent up;
+  up.type = WriterEvent::Type::RedisUp;
+  emit(std::move(up));
+}
 
 bool WriterCore::load_scripts(RedisError& err) {
   std::vector<Reply> r;
@@ -476,10 +484,9 @@ WriterCore::Outcome WriterCore::chores(RedisError& err) {
     next_sentinel_ = now + Topology::kSentinelPollEvery;
     RedisError e;
     if (topology_.master_moved(e)) {
-      err.fault = Fault::Redirect;
-      err.message = topology_.node().describe();
+      // Not a failure: go to the new master now (connect_node says why).
       conn_->disconnect();
-      return Outcome::Failed;
+      return Outcome::Again;
     }
     if (e.fault == Fault::Aborted) return Outcome::Stopped;
   }
@@ -713,6 +720,7 @@ WriterCore::Settled WriterCore::settle(Batch& b, RedisError err) {
     lease_.renewed(clock_.now());
     RedisState st;
     if (!read_state(*conn_, cfg_, st, err)) continue;
+    redis_up();
     Verdict v = reconcile(st, base_, &b);
     if (v == Verdict::Torn) {
       if (!adopt_tail(st, err)) continue;

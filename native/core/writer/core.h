@@ -66,6 +66,7 @@ class WriterCore {
   Outcome loop();
   bool connect_node(RedisError& err);
   bool connect_ready(RedisError& err);
+  void redis_up();
   bool load_scripts(RedisError& err);
   bool check_slots(RedisError& err);
   bool take_role(RedisError& err);

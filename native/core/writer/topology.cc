@@ -32,17 +32,21 @@ std::string Topology::take_change() {
   return c;
 }
 
+// Before the first connect, finding the node is no change: REDIS_URL only
+// said where to start looking.
 void Topology::set_node(const Endpoint& e, const std::string& why) {
   if (e == node_) return;
-  change_ = why + " " + e.describe() + " (was " + node_.describe() + ")";
+  if (resolved_) change_ = why + " " + e.describe() + " (was " + node_.describe() + ")";
   node_ = e;
 }
 
-void Topology::redirected(const std::string& reply) {
+void Topology::redirected(const std::string& message) {
   // MOVED <slot> <host>:<port>: the slot has a new owner. ASK is a
   // migration in progress: the owner stays, the batch waits it out.
-  if (reply.rfind("MOVED ", 0) == 0) {
-    std::string addr = reply.substr(reply.rfind(' ') + 1);
+  size_t at = message.find("MOVED ");
+  if (at != std::string::npos) {
+    std::string moved = message.substr(at, message.find_first_of(")\r\n", at) - at);
+    std::string addr = moved.substr(moved.rfind(' ') + 1);
     size_t colon = addr.rfind(':');
     if (colon != std::string::npos) {
       Endpoint e{addr.substr(0, colon), std::atoi(addr.c_str() + colon + 1)};
@@ -51,14 +55,30 @@ void Topology::redirected(const std::string& reply) {
       return;
     }
   }
-  if (reply.rfind("ASK ", 0) != 0) stale_ = true;  // READONLY: a demoted master
+  if (message.find("ASK ") == std::string::npos) stale_ = true;  // READONLY: a demoted master
 }
 
-bool Topology::sentinel_ask(Connection& s, Endpoint& out, bool& unknown, RedisError& err) {
+// A sentinel's refusal of our credentials, or of none: its own settings.
+static RedisError sentinel_credentials(const Endpoint& at, const std::string& why) {
+  RedisError e;
+  e.fault = Fault::Config;
+  e.message = "sentinel at " + at.describe() + " " + why +
+              ": set REDIS_SENTINEL_PASSWORD (and REDIS_SENTINEL_USERNAME) to what the sentinels require";
+  return e;
+}
+
+bool Topology::sentinel_ask(Connection& s, const Endpoint& at, Endpoint& out, bool& unknown, RedisError& err) {
   Reply r;
   if (!command(s, {"SENTINEL", "get-master-addr-by-name", cfg_.sentinel.master_name}, r, err)) return false;
   if (is_error(r.get())) {
-    err = refusal(s, "run SENTINEL get-master-addr-by-name", reply_text(r.get()));
+    std::string m = reply_text(r.get());
+    if (m.rfind("NOAUTH", 0) == 0) {
+      err = sentinel_credentials(at, "requires a password");
+    } else if (m.rfind("NOPERM", 0) == 0) {
+      err = sentinel_credentials(at, "refused SENTINEL get-master-addr-by-name to this user (" + m + ")");
+    } else {
+      err = refusal(s, "run SENTINEL get-master-addr-by-name", m);
+    }
     return false;
   }
   if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
@@ -84,9 +104,11 @@ bool Topology::discover_sentinel(Endpoint& out, RedisError& err) {
       if (!sentinel_->connect(all[at], e)) {
         if (e.fault == Fault::Aborted) return err = e, false;
         if (e.fault == Fault::Fatal) {
-          err.fault = Fault::Config;
-          err.message = "sentinel at " + all[at].describe() + ": " + e.message +
-                        " (sentinel credentials go in REDIS_SENTINEL_USERNAME / REDIS_SENTINEL_PASSWORD)";
+          // The connection names REDIS_URL's credentials: the AUTH reply
+          // follows its last ": ". A TLS refusal is the same for sentinels.
+          bool auth = e.message.find("refused the credentials") != std::string::npos;
+          err = auth ? sentinel_credentials(all[at], "refused the credentials (" + e.message.substr(e.message.rfind(": ") + 2) + ")")
+                     : RedisError{Fault::Config, "sentinel at " + all[at].describe() + ": " + e.message};
           return false;
         }
         tried += (tried.empty() ? "" : ", ") + all[at].describe();
@@ -95,16 +117,18 @@ bool Topology::discover_sentinel(Endpoint& out, RedisError& err) {
     }
     bool nil = false;
     RedisError e;
-    if (sentinel_ask(*sentinel_, out, nil, e)) {
+    if (sentinel_ask(*sentinel_, all[at], out, nil, e)) {
       sentinel_at_ = at;
       return true;
     }
-    if (e.fault == Fault::Aborted) return err = e, false;
+    if (e.fault == Fault::Aborted || e.fault == Fault::Config) return err = e, false;
     if (nil) unknown++;
     else tried += (tried.empty() ? "" : ", ") + all[at].describe();
     sentinel_.reset();
   }
-  if (unknown > 0 && tried.empty()) {
+  // Sentinels that answer but know no such master: the name is wrong, even
+  // if others are down.
+  if (unknown > 0) {
     err.fault = Fault::Config;
     err.message = "no sentinel knows a master named \"" + cfg_.sentinel.master_name +
                   "\": set REDIS_SENTINEL_NAME to the name in the sentinels' configuration (sentinel monitor <name> ...)";
@@ -135,7 +159,11 @@ bool Topology::read_slots(Connection& conn, bool& cluster, RedisError& err) {
   if (is_error(r.get())) {
     std::string m = reply_text(r.get());
     cluster = false;
-    if (m.find("cluster support disabled") != std::string::npos || m.rfind("ERR unknown command", 0) == 0) return true;
+    // A user without CLUSTER may still write; MOVED replies lead the way then.
+    if (m.find("cluster support disabled") != std::string::npos || m.rfind("ERR unknown command", 0) == 0 ||
+        m.rfind("NOPERM", 0) == 0) {
+      return true;
+    }
     err = refusal(conn, "run CLUSTER SLOTS", m);
     return false;
   }
@@ -208,11 +236,17 @@ bool Topology::connect(Connection& conn, RedisError& err) {
     if (!discover_sentinel(master, err)) return false;
     set_node(master, "master changed: sentinel reports");
     if (!conn.connect(node_, err)) {
+      if (err.fault == Fault::Transient) {
+        err.message += " (the sentinels still name it the master of \"" + cfg_.sentinel.master_name +
+                       "\"; waiting for them to fail over)";
+      }
       stale_ = true;
       return false;
     }
     stale_ = false;
-    return check_role(conn, err);
+    if (!check_role(conn, err)) return false;
+    resolved_ = true;
+    return true;
   }
   if (kind_ == Kind::Cluster && stale_ && !refresh_slots(err)) return false;
   if (!conn.connect(node_, err)) {
@@ -235,6 +269,7 @@ bool Topology::connect(Connection& conn, RedisError& err) {
     }
   }
   stale_ = false;
+  resolved_ = true;
   return true;
 }
 

@@ -36,8 +36,8 @@ class Topology {
 
   // Connects `conn` to the node that takes the writes, after discovery.
   bool connect(Connection& conn, RedisError& err);
-  // A MOVED, ASK or READONLY reply on the current node.
-  void redirected(const std::string& reply);
+  // A MOVED, ASK or READONLY reply on the current node (or a message quoting one).
+  void redirected(const std::string& message);
   // The connection failed: discover again before the next connect.
   void lost() { stale_ = true; }
   // Sentinel: has the master moved since we connected? (asks a sentinel;
@@ -52,7 +52,7 @@ class Topology {
 
  private:
   bool discover_sentinel(Endpoint& out, RedisError& err);
-  bool sentinel_ask(Connection& s, Endpoint& out, bool& unknown, RedisError& err);
+  bool sentinel_ask(Connection& s, const Endpoint& at, Endpoint& out, bool& unknown, RedisError& err);
   bool check_role(Connection& conn, RedisError& err);
   bool read_slots(Connection& conn, bool& cluster, RedisError& err);
   bool refresh_slots(RedisError& err);
@@ -69,6 +69,7 @@ class Topology {
   size_t sentinel_at_ = 0;
   std::vector<Endpoint> cluster_nodes_;   // every node seen in CLUSTER SLOTS
   bool probed_url_ = false;
+  bool resolved_ = false;  // connected once: from now on a new node is a change
 };
 
 }  // namespace fh
