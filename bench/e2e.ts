@@ -11,7 +11,15 @@
  * from a frame leaving the relay to its entry being readable, at a
  * live-like 500 events/s.
  *
- *   npm run bench -- [--frames 200000] [--only firehose-redis,pipelined,per-event] [--latency-seconds 10]
+ * firehose-redis also runs against a Sentinel-managed master (two replicas,
+ * three sentinels) and a Redis Cluster (three masters with a replica each,
+ * hash-tagged keys), each compared with the single node in the same run.
+ *
+ * Replicas cost Redis CPU that the single node does not spend; `--replicas 0`
+ * leaves them out, to see what the topology costs the writer alone.
+ *
+ *   npm run bench -- [--frames 200000] [--only firehose-redis,sentinel,cluster,pipelined,per-event]
+ *                    [--rounds 1] [--replicas N (default: sentinel 2, cluster 1)] [--latency-seconds 10]
  *
  * The machine is shared and noisy: compare the ratios, which come from one
  * run, rather than absolute figures across runs.
@@ -26,7 +34,9 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { readCapture } from '../src/capture.js';
 import { createDecoder } from '../src/decoder.js';
+import { RedisCluster } from '../test/support/cluster.js';
 import { RedisServer } from '../test/support/redis.js';
+import { SentinelSet } from '../test/support/sentinel.js';
 import { syntheticStream } from './corpus.js';
 import { startBenchRelay } from './relay-server.js';
 
@@ -40,6 +50,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     'latency-seconds': { type: 'string', default: '10' },
     'latency-rate': { type: 'string', default: '500' },
+    rounds: { type: 'string', default: '1' },
+    replicas: { type: 'string' },
   },
 });
 const N = Number(values.frames);
@@ -49,17 +61,54 @@ interface Subject {
   name: string;
   args: string[];
   env?: Record<string, string>;
+  /** Where it writes (default: the single node). */
+  topology?: 'sentinel' | 'cluster';
 }
 
+const OURS = {
+  args: [path.join(root, 'dist/src/cli.js'), 'run'],
+  env: { HTTP_PORT: '0', LOG_LEVEL: 'warn', LOG_FORMAT: 'json', REDIS_MAX_STREAM_LEN: '500000' },
+};
+
 const SUBJECTS: Subject[] = [
-  {
-    name: 'firehose-redis',
-    args: [path.join(root, 'dist/src/cli.js'), 'run'],
-    env: { HTTP_PORT: '0', LOG_LEVEL: 'warn', LOG_FORMAT: 'json', REDIS_MAX_STREAM_LEN: '500000' },
-  },
+  { name: 'firehose-redis', ...OURS },
+  { name: 'sentinel', ...OURS, topology: 'sentinel' },
+  { name: 'cluster', ...OURS, topology: 'cluster' },
   { name: 'pipelined', args: [path.join(here, 'baselines/xadd-pipelined.js')] },
   { name: 'per-event', args: [path.join(here, 'baselines/xadd-per-event.js')] },
 ];
+
+/** Where a subject writes: the settings that point at it, and a client of the node holding the stream. */
+interface Target {
+  env: Record<string, string>;
+  client: Redis;
+  stream: string;
+}
+
+// In a cluster the keys share a slot through their hash tag; the same names elsewhere cost the same.
+const TAGGED = { REDIS_STREAM_KEY: '{firehose}:events', REDIS_CURSOR_KEY: '{firehose}:cursor' };
+
+async function sentinelTarget(): Promise<{ target: Target; stop: () => Promise<void> }> {
+  const set = await SentinelSet.start({ replicas: Number(values.replicas ?? 2) });
+  const primary = set.nodes[0]!;
+  return {
+    target: {
+      env: { REDIS_URL: primary.url, REDIS_SENTINELS: set.sentinelList, REDIS_SENTINEL_NAME: set.name, ...TAGGED },
+      client: set.client(primary.port),
+      stream: TAGGED.REDIS_STREAM_KEY,
+    },
+    stop: () => set.stop(),
+  };
+}
+
+async function clusterTarget(): Promise<{ target: Target; stop: () => Promise<void> }> {
+  const cluster = await RedisCluster.start({ replicasPerMaster: Number(values.replicas ?? 1) });
+  const owner = await cluster.owner(await cluster.slotOf(TAGGED.REDIS_STREAM_KEY));
+  return {
+    target: { env: { REDIS_URL: cluster.nodes[0]!.url, ...TAGGED }, client: cluster.client(owner), stream: TAGGED.REDIS_STREAM_KEY },
+    stop: () => cluster.stop(),
+  };
+}
 
 interface Result {
   name: string;
@@ -125,9 +174,9 @@ function lines(child: ChildProcess, onLine: (o: Record<string, unknown>) => void
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function runSubject(s: Subject, capture: string, redis: RedisServer, expected: number): Promise<Result> {
-  const client = redis.client();
-  await client.flushall();
+async function runSubject(s: Subject, capture: string, target: Target, expected: number): Promise<Result> {
+  const { client, stream } = target;
+  await client.call('FLUSHALL', 'SYNC');
   const relay = spawn(process.execPath, [path.join(here, 'relay-server.js'), capture], { stdio: ['ignore', 'pipe', 'inherit'] });
   let port = 0;
   let connectedAt = 0;
@@ -137,14 +186,14 @@ async function runSubject(s: Subject, capture: string, redis: RedisServer, expec
   });
   while (!port) await sleep(20);
   const child = spawn(process.execPath, s.args, {
-    env: { ...process.env, RELAY_URL: `ws://127.0.0.1:${port}`, REDIS_URL: redis.url, REDIS_STREAM_KEY: STREAM, ...s.env },
+    env: { ...process.env, RELAY_URL: `ws://127.0.0.1:${port}`, REDIS_STREAM_KEY: STREAM, ...target.env, ...s.env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   let last = -1;
   let lastChange = Date.now();
   let doneAt = 0;
   for (;;) {
-    const n = await client.xlen(STREAM);
+    const n = await client.xlen(stream);
     const now = Date.now();
     if (n !== last) {
       last = n;
@@ -242,18 +291,42 @@ async function main(): Promise<void> {
   console.log(`corpus: ${frames.length} frames, ${expected} entries, mean entry data ${meanData} B (${file})`);
   const redis = await RedisServer.start();
   try {
+    const single: Target = { env: { REDIS_URL: redis.url }, client: redis.client(), stream: STREAM };
     const results: Result[] = [];
-    for (const s of SUBJECTS) {
-      if (only && !only.includes(s.name)) continue;
-      console.log(`running ${s.name} ...`);
-      const r = await runSubject(s, file, redis, expected);
-      results.push(r);
-      console.log(
-        `  ${r.name.padEnd(15)} ${r.entries} entries in ${r.seconds.toFixed(2)} s: ${Math.round(r.eventsPerSec)} events/s, ` +
-          `${r.cpuPer100k.toFixed(2)} CPU s per 100k events (${r.cpuUsPerEvent.toFixed(1)} µs/event), peak RSS ${r.peakRssMb.toFixed(0)} MB`,
-      );
-      const busy = Object.entries(r.threads).filter(([, s]) => s > 0).sort((a, b) => b[1] - a[1]);
-      console.log(`    CPU by thread: ${busy.map(([n, s]) => `${n} ${((s / r.entries) * 1e6).toFixed(1)} µs/event`).join(', ')}`);
+    const rounds = Number(values.rounds);
+    for (let round = 1; round <= rounds; round++) {
+      if (rounds > 1) console.log(`round ${round} of ${rounds}`);
+      for (const s of SUBJECTS) {
+        if (only && !only.includes(s.name)) continue;
+        if (round > 1 && !s.args.includes(OURS.args[0]!)) continue; // the baselines once: they are 10x apart
+        console.log(`running ${s.name} ...`);
+        // A topology runs only while its subject does, so that it costs the others nothing.
+        const topo = s.topology === 'sentinel' ? await sentinelTarget() : s.topology === 'cluster' ? await clusterTarget() : undefined;
+        let r: Result;
+        try {
+          r = await runSubject(s, file, topo?.target ?? single, expected);
+        } finally {
+          await topo?.stop();
+        }
+        results.push(r);
+        console.log(
+          `  ${r.name.padEnd(15)} ${r.entries} entries in ${r.seconds.toFixed(2)} s: ${Math.round(r.eventsPerSec)} events/s, ` +
+            `${r.cpuPer100k.toFixed(2)} CPU s per 100k events (${r.cpuUsPerEvent.toFixed(1)} µs/event), peak RSS ${r.peakRssMb.toFixed(0)} MB`,
+        );
+        const busy = Object.entries(r.threads).filter(([, s]) => s > 0).sort((a, b) => b[1] - a[1]);
+        console.log(`    CPU by thread: ${busy.map(([n, s]) => `${n} ${((s / r.entries) * 1e6).toFixed(1)} µs/event`).join(', ')}`);
+      }
+    }
+    const topologies = ['sentinel', 'cluster'].filter((t) => results.some((r) => r.name === t));
+    if (topologies.length && results.some((r) => r.name === 'firehose-redis')) {
+      console.log('\ntopologies against the single node (throughput ratio per round; same corpus, same run):');
+      const mine = (name: string) => results.filter((r) => r.name === name).map((r) => r.eventsPerSec);
+      const base = mine('firehose-redis');
+      for (const t of topologies) {
+        const ratios = mine(t).map((v, i) => v / base[i]!);
+        const sorted = [...ratios].sort((a, b) => a - b);
+        console.log(`  ${t.padEnd(9)} ${ratios.map((x) => x.toFixed(2)).join(' ')}   median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)}x`);
+      }
     }
     const ceiling = redisCeiling(redis, meanData);
     console.log(`redis-benchmark, one connection, pipelined XADD of ${meanData}-byte payloads: ${Math.round(ceiling)} XADD/s`);
@@ -271,7 +344,7 @@ async function main(): Promise<void> {
       }
       console.log(`  throughput vs Redis ceiling:      ${(ours.eventsPerSec / ceiling).toFixed(2)}x`);
     }
-    if (!only || only.includes('firehose-redis')) {
+    if ((!only || only.includes('firehose-redis')) && Number(values['latency-seconds']) > 0) {
       const secs = Number(values['latency-seconds']);
       const rate = Number(values['latency-rate']);
       console.log(`\nlatency at ${rate} events/s for ${secs} s (relay send → entry readable in Redis) ...`);
