@@ -50,6 +50,8 @@ test('Cluster: the keys\' slot migrated mid-stream, then its new master SIGKILLe
       REDIS_STREAM_KEY: STREAM,
       REDIS_CURSOR_KEY: CURSOR,
       REDIS_RETRY_MAX_MS: '1000',
+      // The relay goes quiet once the stream is done: keep /healthz about Redis.
+      STALL_TIMEOUT_MS: '30000',
       DASHBOARD_RECENT_EVENTS: 'true',
       DASHBOARD_BROADCAST: 'true',
     },

@@ -51,6 +51,7 @@ test('Sentinel: primary SIGKILLed, then SENTINEL FAILOVER; every seq once, in or
       REDIS_STREAM_KEY: STREAM,
       REDIS_CURSOR_KEY: CURSOR,
       REDIS_RETRY_MAX_MS: '1000',
+      STALL_TIMEOUT_MS: '30000',
     },
   });
   const fail = (e: Error) => {
@@ -90,7 +91,7 @@ test('Sentinel: primary SIGKILLed, then SENTINEL FAILOVER; every seq once, in or
   const firstAfterKill = entries.find((e) => idMs(e.id) > killAt)!;
   const resyncs = svc.logs.filter((l: LogLine) => /^Redis lost acknowledged writes/.test(l.msg));
   console.log(
-    `sentinel: promoted ${promotedAfter} ms after the kill; first write on the new master ${idMs(firstAfterKill.id) - killAt} ms after the kill; ` +
+    `sentinel: all sentinels named the new master ${promotedAfter} ms after the kill; first write on the new master ${idMs(firstAfterKill.id) - killAt} ms after the kill; ` +
       `SENTINEL FAILOVER followed after ${switched.time - failoverAt} ms; resyncs: ${resyncs.map((l) => `lost ${l.lost} (cursor ${l.acknowledged} -> ${l.cursor})`).join(', ')}; ` +
       `relay connections from cursors ${relay.connections.map((c) => c.cursor).join(', ')}`,
   );
@@ -100,4 +101,48 @@ test('Sentinel: primary SIGKILLed, then SENTINEL FAILOVER; every seq once, in or
   assert.match(metrics, /^firehose_redis_topology_changes_total 2$/m);
   assert.equal((await svc.http('/healthz')).status, 200);
   assert.ok(svc.alive, svc.tail());
+});
+
+test('Sentinel with min-replicas-to-write 1: the demoted master refuses writes (NOREPLICAS, retried), the writer follows the sentinels, nothing lost', { timeout: 60_000 }, async () => {
+  // One replica: once it is promoted, the old master has none left and
+  // refuses every write, so nothing it acknowledges can be lost.
+  const set = await SentinelSet.start({ replicas: 1, args: ['--min-replicas-to-write', '1', '--min-replicas-max-lag', '2'] });
+  cleanups.push(() => set.stop());
+  const total = 1200;
+  const relay = await FakeRelay.start(syntheticStream(JETSTREAM, total, 1), { intervalMs: 2 });
+  cleanups.push(() => relay.close());
+  const first = set.nodes[0]!;
+  const svc = await ServiceProcess.start({
+    env: {
+      RELAY_URL: relay.url,
+      REDIS_URL: first.url,
+      REDIS_SENTINELS: set.sentinelList,
+      REDIS_SENTINEL_NAME: set.name,
+      REDIS_STREAM_KEY: STREAM,
+      REDIS_CURSOR_KEY: CURSOR,
+      REDIS_RETRY_MAX_MS: '1000',
+      STALL_TIMEOUT_MS: '30000',
+    },
+  });
+  await until(async () => (await cursorOf(set, first.port)) >= 400, 20_000, 'cursor 400');
+  const failoverAt = Date.now();
+  await set.failover();
+  const second = await set.waitForNewMaster(first.port);
+  const namedAt = Date.now();
+  const switched = await svc.waitForMsg(new RegExp(`^master changed: sentinel reports 127\\.0\\.0\\.1:${second.port} `), 10_000);
+  // The writer was retrying the refusing master: it asked the sentinels between attempts.
+  const refused = svc.find(/has fewer replicas in sync than its min-replicas-to-write \(NOREPLICAS Not enough good replicas to write\): writing resumes once they catch up; retrying in/);
+  assert.ok(refused.length > 0, svc.tail());
+  assert.ok(switched.time - namedAt < 3000, `followed ${switched.time - namedAt} ms after the sentinels named the new master`);
+  await until(async () => (await cursorOf(set, second.port)) === total, 30_000, `cursor ${total}`).catch((e: Error) => {
+    e.message += svc.tail();
+    throw e;
+  });
+  await assertStreamHolds(set.client(second.port), Array.from({ length: total }, (_, i) => i + 1), { streamKey: STREAM, cursorKey: CURSOR });
+  assert.deepEqual(svc.find(/^Redis lost acknowledged writes/), [], 'nothing lost');
+  assert.equal(relay.connections.length, 1, 'nothing fetched again');
+  console.log(
+    `sentinel, min-replicas-to-write 1: SENTINEL FAILOVER at 0, first NOREPLICAS at ${refused[0]!.time - failoverAt} ms, ` +
+      `new master named at ${namedAt - failoverAt} ms (polled), followed at ${switched.time - failoverAt} ms; 0 lost`,
+  );
 });

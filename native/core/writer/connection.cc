@@ -48,6 +48,9 @@ RedisError refusal(const Connection& c, const std::string& doing, const std::str
   } else if (m.rfind("CLUSTERDOWN", 0) == 0) {
     e.message = "the Redis Cluster is down (" + m + " at " + c.describe() + "): writing resumes once it is up";
     e.soon = true;
+  } else if (m.rfind("NOREPLICAS", 0) == 0) {
+    e.message = at + " has fewer replicas in sync than its min-replicas-to-write (" + m.substr(0, m.find(". ")) +
+                "): writing resumes once they catch up";
   } else if (m.rfind("READONLY", 0) == 0) {
     e.message = at + " is a replica now (" + m + "): looking for the master";
   } else {

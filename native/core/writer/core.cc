@@ -709,6 +709,10 @@ WriterCore::Settled WriterCore::settle(Batch& b, RedisError err) {
     if (err.fault != Fault::None && !pause(++attempt, err)) return Settled::Stopped;
     if (stop_now()) return Settled::Stopped;
     err = RedisError();
+    // A master refusing writes (NOREPLICAS, OOM) may be one the sentinels
+    // have just replaced: retrying it would only wait for its demotion.
+    RedisError ask;
+    if (conn_->connected() && topology_.master_moved(ask)) conn_->disconnect();
     if (!conn_->connected() && !connect_node(err)) continue;
     LeaseState ls;
     if (!lease_.acquire(*conn_, lease_sha_, false, ls, err)) continue;

@@ -102,7 +102,9 @@ local function guard(what, ...)
   if string.find(msg, "can't run this command", 1, true) or string.find(msg, 'permission', 1, true) then
     error({err = 'NOPERM the Redis user may not run ' .. what .. ' (' .. msg .. ')'})
   end
-  error(r)
+  -- Redis 7.0 hands pcall refusals such as NOREPLICAS, OOM or READONLY as
+  -- strings: raised as they are, they would become 'ERR user_script:..'.
+  error({err = msg})
 end
 guard('SET on ' .. KEYS[2], 'SET', KEYS[2], ARGV[3], 'XX')
 guard('SET on ' .. KEYS[4], 'SET', KEYS[4], ARGV[4], 'XX')
