@@ -110,7 +110,7 @@ test('Cluster: the keys\' slot migrated mid-stream, then its new master SIGKILLe
   console.log(
     `cluster: migration of ${migration.keys} keys took ${migration.totalMs} ms (longest MIGRATE ${migration.longestMigrateMs} ms), ` +
       `longest pause between two entries ${gap} ms; ` +
-      `replica promoted ${promotedAfter} ms after the kill, first write on it ${idMs(firstAfterKill.id) - killAt} ms after the kill; ` +
+      `every node named the replica owner ${promotedAfter} ms after the kill, first write on it ${idMs(firstAfterKill.id) - killAt} ms after the kill; ` +
       `resyncs: ${resyncs.map((l) => `lost ${l.lost} (cursor ${l.acknowledged} -> ${l.cursor})`).join(', ') || 'none'}; ` +
       `relay connections from cursors ${relay.connections.map((c) => c.cursor).join(', ')}`,
   );

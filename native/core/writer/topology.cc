@@ -168,28 +168,32 @@ bool Topology::read_slots(Connection& conn, bool& cluster, RedisError& err) {
     return false;
   }
   cluster = true;
+  // Redis leaves a node's host out when it is the one we asked.
+  std::string asked = conn.describe().substr(0, conn.describe().rfind(':'));
+  auto endpoint = [&](const redisReply* n) {
+    Endpoint e{reply_text(n->element[0]), int(n->element[1]->integer)};
+    if (e.host.empty()) e.host = asked;
+    return e;
+  };
+  // The nodes of this answer replace the last one's: failed nodes drop out.
+  std::vector<Endpoint> nodes;
   bool owned = false;
   for (size_t i = 0; i < r->elements; i++) {
     const redisReply* range = r->element[i];
-    if (range->elements < 3) continue;
+    if (range->elements < 3 || range->element[2]->elements < 2) continue;
     for (size_t k = 2; k < range->elements; k++) {
       const redisReply* n = range->element[k];
       if (n->elements < 2) continue;
-      Endpoint e{reply_text(n->element[0]), int(n->element[1]->integer)};
-      if (e.host.empty()) e.host = conn.describe().substr(0, conn.describe().rfind(':'));
-      if (std::find(cluster_nodes_.begin(), cluster_nodes_.end(), e) == cluster_nodes_.end()) {
-        cluster_nodes_.push_back(e);
-      }
+      Endpoint e = endpoint(n);
+      if (std::find(nodes.begin(), nodes.end(), e) == nodes.end()) nodes.push_back(e);
     }
     long long lo = range->element[0]->integer, hi = range->element[1]->integer;
-    if (lo <= slot_ && slot_ <= hi && range->element[2]->elements >= 2) {
-      const redisReply* m = range->element[2];
-      Endpoint owner{reply_text(m->element[0]), int(m->element[1]->integer)};
-      if (owner.host.empty()) owner.host = node_.host;
-      set_node(owner, "slot " + std::to_string(slot_) + " is served by");
+    if (lo <= slot_ && slot_ <= hi) {
+      set_node(endpoint(range->element[2]), "slot " + std::to_string(slot_) + " is served by");
       owned = true;
     }
   }
+  if (!nodes.empty()) cluster_nodes_ = std::move(nodes);
   if (!owned) {
     err.fault = Fault::Transient;
     err.message = "no node of the cluster serves slot " + std::to_string(slot_) + " of " + cfg_.stream_key +
@@ -199,17 +203,24 @@ bool Topology::read_slots(Connection& conn, bool& cluster, RedisError& err) {
   return true;
 }
 
-// Any node that answers will do: the owner first, then every node seen,
-// then REDIS_URL's.
+// Any node that answers will do. The current one goes last: a refresh
+// follows a lost connection, and a dead node may take the whole connect
+// timeout to say so.
 bool Topology::refresh_slots(RedisError& err) {
-  std::vector<Endpoint> seeds = {node_};
-  for (const Endpoint& e : cluster_nodes_) seeds.push_back(e);
-  seeds.push_back(cfg_.redis.endpoint);
+  std::vector<Endpoint> seeds;
+  for (const Endpoint& e : cluster_nodes_) {
+    if (e != node_) seeds.push_back(e);
+  }
+  if (cfg_.redis.endpoint != node_) seeds.push_back(cfg_.redis.endpoint);
+  seeds.push_back(node_);
   RedisError last;
   for (const Endpoint& e : seeds) {
     auto c = factory_.node();
     bool cluster = false;
-    if (c->connect(e, last) && read_slots(*c, cluster, last)) return true;
+    if (c->connect(e, last) && read_slots(*c, cluster, last)) {
+      if (cluster) return true;
+      last = RedisError{Fault::Transient, "Redis at " + e.describe() + " is no longer a cluster node"};
+    }
     if (last.fault == Fault::Aborted || last.fault == Fault::Fatal || last.fault == Fault::Config) break;
   }
   err = last;
