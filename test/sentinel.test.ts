@@ -41,23 +41,29 @@ test('Sentinel: primary SIGKILLed, then SENTINEL FAILOVER; every seq once, in or
   const relay = await FakeRelay.start(syntheticStream(JETSTREAM, total, 1), { intervalMs: 2 });
   cleanups.push(() => relay.close());
   const first = set.nodes[0]!;
-  const svc = await ServiceProcess.start({
-    env: {
-      RELAY_URL: relay.url,
-      REDIS_URL: first.url,
-      REDIS_SENTINELS: set.sentinelList,
-      REDIS_SENTINEL_NAME: set.name,
-      REDIS_SENTINEL_PASSWORD: 'sentinel-pw',
-      REDIS_STREAM_KEY: STREAM,
-      REDIS_CURSOR_KEY: CURSOR,
-      REDIS_RETRY_MAX_MS: '1000',
-      STALL_TIMEOUT_MS: '30000',
-    },
-  });
+  const env = {
+    RELAY_URL: relay.url,
+    REDIS_URL: first.url,
+    REDIS_SENTINELS: set.sentinelList,
+    REDIS_SENTINEL_NAME: set.name,
+    REDIS_SENTINEL_PASSWORD: 'sentinel-pw',
+    REDIS_STREAM_KEY: STREAM,
+    REDIS_CURSOR_KEY: CURSOR,
+    REDIS_RETRY_MAX_MS: '1000',
+    // The lease outlives the SIGKILL failover, not the demoted master's 11 s.
+    LEASE_TTL_MS: '5000',
+    STALL_TIMEOUT_MS: '30000',
+  };
+  const svc = await ServiceProcess.start({ env: { ...env, INSTANCE_ID: 'active' } });
   const fail = (e: Error) => {
     e.message += `\n${svc.tail(40)}`;
     throw e;
   };
+  await svc.waitForMsg(/^holding the lease/);
+  // A standby must follow the sentinels too: left on the demoted master, it
+  // would see the lease expire there and take it.
+  const standby = await ServiceProcess.start({ env: { ...env, INSTANCE_ID: 'standby' } });
+  await standby.waitForMsg(/^standing by: instance active holds the lease/);
 
   // 1. The primary dies mid-stream.
   await until(async () => (await cursorOf(set, first.port)) >= 800, 20_000, 'cursor 800 on the primary').catch(fail);
@@ -95,6 +101,9 @@ test('Sentinel: primary SIGKILLed, then SENTINEL FAILOVER; every seq once, in or
       `SENTINEL FAILOVER followed after ${switched.time - failoverAt} ms; resyncs: ${resyncs.map((l) => `lost ${l.lost} (cursor ${l.acknowledged} -> ${l.cursor})`).join(', ')}; ` +
       `relay connections from cursors ${relay.connections.map((c) => c.cursor).join(', ')}`,
   );
+  await standby.waitForMsg(new RegExp(`^master changed: sentinel reports 127\\.0\\.0\\.1:${third.port} `), 5000);
+  assert.deepEqual(standby.find(/took over|holding the lease/), [], 'the standby never wrote');
+  assert.deepEqual(svc.find(/^fenced/), [], 'the active instance stayed active');
   const metrics = (await svc.http('/metrics')).body;
   assert.match(metrics, new RegExp(`^firehose_redis_node\\{node="127\\.0\\.0\\.1:${third.port}"\\} 1$`, 'm'));
   assert.equal(metrics.match(/^firehose_redis_node\{/gm)?.length, 1, 'one node at a time');

@@ -321,7 +321,21 @@ WriterCore::Outcome WriterCore::standby_wait(RedisError& err) {
     clock_.wait_until(standby_next_, false);
   }
   if (control_.closing()) return Outcome::Done;
+  // A standby left on a demoted master would see the lease expire there.
+  if (follow_master()) return Outcome::Again;
   return take_role(err) ? Outcome::Again : Outcome::Failed;
+}
+
+// Sentinel: asks a sentinel, at most once a second, whether the master
+// moved. Not a failure when it did: the connection is dropped, and the next
+// connect goes to the new master (connect_node says why).
+bool WriterCore::follow_master() {
+  if (topology_.kind() != Topology::Kind::Sentinel || clock_.now() < next_sentinel_) return false;
+  next_sentinel_ = clock_.now() + Topology::kSentinelPollEvery;
+  RedisError e;
+  if (!topology_.master_moved(e)) return false;
+  conn_->disconnect();
+  return true;
 }
 
 // Redis replayed part of a transaction: entries past the fence, without
@@ -480,16 +494,7 @@ WriterCore::Outcome WriterCore::chores(RedisError& err) {
     }
     lease_.renewed(now);
   }
-  if (topology_.kind() == Topology::Kind::Sentinel && now >= next_sentinel_) {
-    next_sentinel_ = now + Topology::kSentinelPollEvery;
-    RedisError e;
-    if (topology_.master_moved(e)) {
-      // Not a failure: go to the new master now (connect_node says why).
-      conn_->disconnect();
-      return Outcome::Again;
-    }
-    if (e.fault == Fault::Aborted) return Outcome::Stopped;
-  }
+  if (follow_master()) return Outcome::Again;
   if (pacing_.enabled() && now >= next_stale_) {
     next_stale_ = now + Pacing::kStaleCheckEvery;
     if (!check_stale(err)) return Outcome::Failed;

@@ -72,6 +72,7 @@ class WriterCore {
   bool take_role(RedisError& err);
   void become_standby(const std::string& holder);
   Outcome standby_wait(RedisError& err);
+  bool follow_master();
   bool reconcile_idle(RedisState& st, bool reconnect, RedisError& err);
   bool adopt_tail(RedisState& st, RedisError& err);
   bool adopt_cursor(RedisState& st, RedisError& err);
