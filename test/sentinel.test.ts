@@ -147,11 +147,14 @@ test('Sentinel with min-replicas-to-write 1: the demoted master refuses writes (
     e.message += svc.tail();
     throw e;
   });
-  await assertStreamHolds(set.client(second.port), Array.from({ length: total }, (_, i) => i + 1), { streamKey: STREAM, cursorKey: CURSOR });
+  const entries = await assertStreamHolds(set.client(second.port), Array.from({ length: total }, (_, i) => i + 1), { streamKey: STREAM, cursorKey: CURSOR });
   assert.deepEqual(svc.find(/^Redis lost acknowledged writes/), [], 'nothing lost');
   assert.equal(relay.connections.length, 1, 'nothing fetched again');
+  // The new master has no replica either until the old one rejoins it.
+  const resumed = entries.find((e) => idMs(e.id) > refused[0]!.time)!;
   console.log(
     `sentinel, min-replicas-to-write 1: SENTINEL FAILOVER at 0, first NOREPLICAS at ${refused[0]!.time - failoverAt} ms, ` +
-      `new master named at ${namedAt - failoverAt} ms (polled), followed at ${switched.time - failoverAt} ms; 0 lost`,
+      `new master named at ${namedAt - failoverAt} ms (polled), followed at ${switched.time - failoverAt} ms, ` +
+      `writing again at ${idMs(resumed.id) - failoverAt} ms; 0 lost`,
   );
 });
