@@ -12,13 +12,14 @@
  * live-like 500 events/s.
  *
  * firehose-redis also runs against a Sentinel-managed master (two replicas,
- * three sentinels) and a Redis Cluster (three masters with a replica each,
+ * three sentinels), the same primary and replicas written directly
+ * ("replicated"), and a Redis Cluster (three masters with a replica each,
  * hash-tagged keys), each compared with the single node in the same run.
+ * Replicas cost Redis CPU that the single node does not spend: "replicated"
+ * shows how much; `--replicas 0` leaves them out, to see what the topology
+ * costs the writer alone.
  *
- * Replicas cost Redis CPU that the single node does not spend; `--replicas 0`
- * leaves them out, to see what the topology costs the writer alone.
- *
- *   npm run bench -- [--frames 200000] [--only firehose-redis,sentinel,cluster,pipelined,per-event]
+ *   npm run bench -- [--frames 200000] [--only firehose-redis,sentinel,replicated,cluster,pipelined,per-event]
  *                    [--rounds 1] [--replicas N (default: sentinel 2, cluster 1)] [--latency-seconds 10]
  *
  * The machine is shared and noisy: compare the ratios, which come from one
@@ -62,7 +63,7 @@ interface Subject {
   args: string[];
   env?: Record<string, string>;
   /** Where it writes (default: the single node). */
-  topology?: 'sentinel' | 'cluster';
+  topology?: 'sentinel' | 'replicated' | 'cluster';
 }
 
 const OURS = {
@@ -73,6 +74,8 @@ const OURS = {
 const SUBJECTS: Subject[] = [
   { name: 'firehose-redis', ...OURS },
   { name: 'sentinel', ...OURS, topology: 'sentinel' },
+  // The sentinel's primary and replicas, written directly: what replication costs, without Sentinel.
+  { name: 'replicated', ...OURS, topology: 'replicated' },
   { name: 'cluster', ...OURS, topology: 'cluster' },
   { name: 'pipelined', args: [path.join(here, 'baselines/xadd-pipelined.js')] },
   { name: 'per-event', args: [path.join(here, 'baselines/xadd-per-event.js')] },
@@ -88,12 +91,13 @@ interface Target {
 // In a cluster the keys share a slot through their hash tag; the same names elsewhere cost the same.
 const TAGGED = { REDIS_STREAM_KEY: '{firehose}:events', REDIS_CURSOR_KEY: '{firehose}:cursor' };
 
-async function sentinelTarget(): Promise<{ target: Target; stop: () => Promise<void> }> {
-  const set = await SentinelSet.start({ replicas: Number(values.replicas ?? 2) });
+async function sentinelTarget(sentinels: boolean): Promise<{ target: Target; stop: () => Promise<void> }> {
+  const set = await SentinelSet.start({ replicas: Number(values.replicas ?? 2), sentinels: sentinels ? 3 : 0 });
   const primary = set.nodes[0]!;
+  const discovery: Record<string, string> = sentinels ? { REDIS_SENTINELS: set.sentinelList, REDIS_SENTINEL_NAME: set.name } : {};
   return {
     target: {
-      env: { REDIS_URL: primary.url, REDIS_SENTINELS: set.sentinelList, REDIS_SENTINEL_NAME: set.name, ...TAGGED },
+      env: { REDIS_URL: primary.url, ...discovery, ...TAGGED },
       client: set.client(primary.port),
       stream: TAGGED.REDIS_STREAM_KEY,
     },
@@ -301,7 +305,7 @@ async function main(): Promise<void> {
         if (round > 1 && !s.args.includes(OURS.args[0]!)) continue; // the baselines once: they are 10x apart
         console.log(`running ${s.name} ...`);
         // A topology runs only while its subject does, so that it costs the others nothing.
-        const topo = s.topology === 'sentinel' ? await sentinelTarget() : s.topology === 'cluster' ? await clusterTarget() : undefined;
+        const topo = s.topology === 'cluster' ? await clusterTarget() : s.topology ? await sentinelTarget(s.topology === 'sentinel') : undefined;
         let r: Result;
         try {
           r = await runSubject(s, file, topo?.target ?? single, expected);
@@ -317,7 +321,7 @@ async function main(): Promise<void> {
         console.log(`    CPU by thread: ${busy.map(([n, s]) => `${n} ${((s / r.entries) * 1e6).toFixed(1)} µs/event`).join(', ')}`);
       }
     }
-    const topologies = ['sentinel', 'cluster'].filter((t) => results.some((r) => r.name === t));
+    const topologies = ['sentinel', 'replicated', 'cluster'].filter((t) => results.some((r) => r.name === t));
     if (topologies.length && results.some((r) => r.name === 'firehose-redis')) {
       console.log('\ntopologies against the single node (throughput ratio per round; same corpus, same run):');
       const mine = (name: string) => results.filter((r) => r.name === name).map((r) => r.eventsPerSec);
