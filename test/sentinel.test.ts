@@ -158,3 +158,45 @@ test('Sentinel with min-replicas-to-write 1: the demoted master refuses writes (
       `writing again at ${idMs(resumed.id) - failoverAt} ms; 0 lost`,
   );
 });
+
+test('a sentinel that hangs (SIGSTOP) holds writing up for about a second: the next question goes to the next sentinel', { timeout: 60_000 }, async () => {
+  const set = await SentinelSet.start({ replicas: 0 });
+  cleanups.push(() => set.stop());
+  const total = 1500;
+  const relay = await FakeRelay.start(syntheticStream(JETSTREAM, total, 1), { intervalMs: 2 });
+  cleanups.push(() => relay.close());
+  const master = set.nodes[0]!;
+  const svc = await ServiceProcess.start({
+    env: {
+      RELAY_URL: relay.url,
+      REDIS_URL: master.url,
+      REDIS_SENTINELS: set.sentinelList,
+      REDIS_SENTINEL_NAME: set.name,
+      REDIS_STREAM_KEY: STREAM,
+      REDIS_CURSOR_KEY: CURSOR,
+      // The defaults: without a bound of its own, a hung sentinel would hold the writes up this long.
+      REDIS_CONNECT_TIMEOUT_MS: '5000',
+      REDIS_COMMAND_TIMEOUT_MS: '10000',
+      STALL_TIMEOUT_MS: '30000',
+    },
+  });
+  await until(async () => (await cursorOf(set, master.port)) >= 300, 20_000, 'cursor 300');
+  // The writer asks the first sentinel while it answers.
+  const hung = set.sentinels[0]!;
+  cleanups.push(async () => hung.signal('SIGCONT'));
+  const stoppedAt = Date.now();
+  hung.signal('SIGSTOP');
+  await new Promise((r) => setTimeout(r, 3000));
+  hung.signal('SIGCONT');
+  await until(async () => (await cursorOf(set, master.port)) === total, 30_000, `cursor ${total}`).catch((e: Error) => {
+    e.message += svc.tail();
+    throw e;
+  });
+  const entries = await assertStreamHolds(set.client(master.port), Array.from({ length: total }, (_, i) => i + 1), { streamKey: STREAM, cursorKey: CURSOR });
+  const during = entries.filter((e) => idMs(e.id) >= stoppedAt - 500 && idMs(e.id) <= stoppedAt + 3500);
+  let gap = 0;
+  for (let i = 1; i < during.length; i++) gap = Math.max(gap, idMs(during[i]!.id) - idMs(during[i - 1]!.id));
+  console.log(`sentinel SIGSTOPped for 3 s: longest pause between two entries ${gap} ms`);
+  assert.ok(gap < 1800, `writing paused ${gap} ms`);
+  assert.ok(svc.alive);
+});

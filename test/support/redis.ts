@@ -132,6 +132,11 @@ export class RedisServer {
     await exited;
   }
 
+  /** Sends a signal and returns at once (SIGSTOP / SIGCONT: a server that hangs). */
+  signal(signal: NodeJS.Signals): void {
+    if (this.running) this.proc!.kill(signal);
+  }
+
   /** Starts it again on the same port with the same data directory. */
   async restart(): Promise<void> {
     await this.kill();

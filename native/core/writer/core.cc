@@ -333,7 +333,12 @@ bool WriterCore::follow_master() {
   if (topology_.kind() != Topology::Kind::Sentinel || clock_.now() < next_sentinel_) return false;
   next_sentinel_ = clock_.now() + Topology::kSentinelPollEvery;
   RedisError e;
-  if (!topology_.master_moved(e)) return false;
+  if (!topology_.master_moved(e)) {
+    // No answer: ask less often while the sentinels are away (the next
+    // question goes to the next sentinel).
+    if (e.fault != Fault::None) next_sentinel_ = clock_.now() + 5 * Topology::kSentinelPollEvery;
+    return false;
+  }
   conn_->disconnect();
   return true;
 }

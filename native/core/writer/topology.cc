@@ -90,15 +90,19 @@ bool Topology::sentinel_ask(Connection& s, const Endpoint& at, Endpoint& out, bo
   return true;
 }
 
-// Asks the sentinels in turn, starting with the one that answered last,
-// skipping those that are down.
-bool Topology::discover_sentinel(Endpoint& out, RedisError& err) {
+// Asks up to `tries` sentinels in turn, starting with the one that answered
+// last, skipping those that are down; after a failure the next call starts
+// with the next one.
+bool Topology::discover_sentinel(Endpoint& out, RedisError& err, size_t tries) {
   const auto& all = cfg_.sentinel.sentinels;
   size_t unknown = 0;
   std::string tried;
-  for (size_t i = 0; i < all.size(); i++) {
-    size_t at = (sentinel_at_ + i) % all.size();
-    if (!sentinel_ || at != sentinel_at_ || !sentinel_->connected()) {
+  size_t first = sentinel_at_;
+  tries = std::min(tries, all.size());
+  for (size_t i = 0; i < tries; i++) {
+    size_t at = (first + i) % all.size();
+    sentinel_at_ = (at + 1) % all.size();
+    if (!sentinel_ || at != first || !sentinel_->connected()) {
       sentinel_ = factory_.sentinel();
       RedisError e;
       if (!sentinel_->connect(all[at], e)) {
@@ -287,11 +291,9 @@ bool Topology::connect(Connection& conn, RedisError& err) {
 bool Topology::master_moved(RedisError& err) {
   if (kind_ != Kind::Sentinel) return false;
   Endpoint master;
-  RedisError e;
-  if (!discover_sentinel(master, e)) {
-    if (e.fault == Fault::Aborted) err = e;
-    return false;  // no sentinel to ask now: the connection itself will tell
-  }
+  // One sentinel per question: this runs between batches, and a sentinel
+  // that does not answer holds them up (at most kSentinelTimeoutMs).
+  if (!discover_sentinel(master, err, 1)) return false;
   if (master == node_) return false;
   set_node(master, "master changed: sentinel reports");
   return true;
