@@ -110,9 +110,12 @@ bool Topology::discover_sentinel(Endpoint& out, RedisError& err, size_t tries) {
         if (e.fault == Fault::Fatal) {
           // The connection names REDIS_URL's credentials: the AUTH reply
           // follows its last ": ". A TLS refusal is the same for sentinels.
-          bool auth = e.message.find("refused the credentials") != std::string::npos;
-          err = auth ? sentinel_credentials(all[at], "refused the credentials (" + e.message.substr(e.message.rfind(": ") + 2) + ")")
-                     : RedisError{Fault::Config, "sentinel at " + all[at].describe() + ": " + e.message};
+          if (e.message.find("refused the credentials") != std::string::npos) {
+            std::string reply = e.message.substr(e.message.rfind(": ") + 2);
+            err = sentinel_credentials(all[at], "refused the credentials (" + reply + ")");
+          } else {
+            err = RedisError{Fault::Config, "sentinel at " + all[at].describe() + ": " + e.message};
+          }
           return false;
         }
         tried += (tried.empty() ? "" : ", ") + all[at].describe();
