@@ -11,12 +11,16 @@
  * from a frame leaving the relay to its entry being readable, at a
  * live-like 500 events/s.
  *
- *   npm run bench -- [--frames 200000] [--only firehose-redis,pipelined,per-event] [--latency-seconds 10]
- *                    [--compare <dir> [--rounds 3]]
+ * firehose-redis also runs against a Sentinel-managed master (two replicas,
+ * three sentinels), the same primary and replicas written directly
+ * ("replicated"), and a Redis Cluster (three masters with a replica each,
+ * hash-tagged keys), each compared with the single node in the same run.
+ * Replicas cost Redis CPU that the single node does not spend: "replicated"
+ * shows how much; `--replicas 0` leaves them out, to see what the topology
+ * costs the writer alone.
  *
- * --compare runs another build of firehose-redis (a checkout built in <dir>,
- * e.g. an older commit) against this one, alternating them --rounds times,
- * and reports the ratio of their median throughputs and CPU per event.
+ *   npm run bench -- [--frames 200000] [--only firehose-redis,sentinel,replicated,cluster,pipelined,per-event]
+ *                    [--rounds 1] [--replicas N (default: sentinel 2, cluster 1)] [--latency-seconds 10]
  *
  * The machine is shared and noisy: compare the ratios, which come from one
  * run, rather than absolute figures across runs.
@@ -31,7 +35,9 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { readCapture } from '../src/capture.js';
 import { createDecoder } from '../src/decoder.js';
+import { RedisCluster } from '../test/support/cluster.js';
 import { RedisServer } from '../test/support/redis.js';
+import { SentinelSet } from '../test/support/sentinel.js';
 import { syntheticStream } from './corpus.js';
 import { startBenchRelay } from './relay-server.js';
 
@@ -45,8 +51,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     'latency-seconds': { type: 'string', default: '10' },
     'latency-rate': { type: 'string', default: '500' },
-    compare: { type: 'string' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '1' },
+    replicas: { type: 'string' },
   },
 });
 const N = Number(values.frames);
@@ -56,17 +62,57 @@ interface Subject {
   name: string;
   args: string[];
   env?: Record<string, string>;
+  /** Where it writes (default: the single node). */
+  topology?: 'sentinel' | 'replicated' | 'cluster';
 }
 
+const OURS = {
+  args: [path.join(root, 'dist/src/cli.js'), 'run'],
+  env: { HTTP_PORT: '0', LOG_LEVEL: 'warn', LOG_FORMAT: 'json', REDIS_MAX_STREAM_LEN: '500000' },
+};
+
 const SUBJECTS: Subject[] = [
-  {
-    name: 'firehose-redis',
-    args: [path.join(root, 'dist/src/cli.js'), 'run'],
-    env: { HTTP_PORT: '0', LOG_LEVEL: 'warn', LOG_FORMAT: 'json', REDIS_MAX_STREAM_LEN: '500000' },
-  },
+  { name: 'firehose-redis', ...OURS },
+  { name: 'sentinel', ...OURS, topology: 'sentinel' },
+  // The sentinel's primary and replicas, written directly: what replication costs, without Sentinel.
+  { name: 'replicated', ...OURS, topology: 'replicated' },
+  { name: 'cluster', ...OURS, topology: 'cluster' },
   { name: 'pipelined', args: [path.join(here, 'baselines/xadd-pipelined.js')] },
   { name: 'per-event', args: [path.join(here, 'baselines/xadd-per-event.js')] },
 ];
+
+/** Where a subject writes: the settings that point at it, and a client of the node holding the stream. */
+interface Target {
+  env: Record<string, string>;
+  client: Redis;
+  stream: string;
+}
+
+// In a cluster the keys share a slot through their hash tag; the same names elsewhere cost the same.
+const TAGGED = { REDIS_STREAM_KEY: '{firehose}:events', REDIS_CURSOR_KEY: '{firehose}:cursor' };
+
+async function sentinelTarget(sentinels: boolean): Promise<{ target: Target; stop: () => Promise<void> }> {
+  const set = await SentinelSet.start({ replicas: Number(values.replicas ?? 2), sentinels: sentinels ? 3 : 0 });
+  const primary = set.nodes[0]!;
+  const discovery: Record<string, string> = sentinels ? { REDIS_SENTINELS: set.sentinelList, REDIS_SENTINEL_NAME: set.name } : {};
+  return {
+    target: {
+      env: { REDIS_URL: primary.url, ...discovery, ...TAGGED },
+      client: set.client(primary.port),
+      stream: TAGGED.REDIS_STREAM_KEY,
+    },
+    stop: () => set.stop(),
+  };
+}
+
+async function clusterTarget(): Promise<{ target: Target; stop: () => Promise<void> }> {
+  const cluster = await RedisCluster.start({ replicasPerMaster: Number(values.replicas ?? 1) });
+  const owner = await cluster.owner(await cluster.slotOf(TAGGED.REDIS_STREAM_KEY));
+  return {
+    target: { env: { REDIS_URL: cluster.nodes[0]!.url, ...TAGGED }, client: cluster.client(owner), stream: TAGGED.REDIS_STREAM_KEY },
+    stop: () => cluster.stop(),
+  };
+}
 
 interface Result {
   name: string;
@@ -77,14 +123,6 @@ interface Result {
   cpuUsPerEvent: number;
   peakRssMb: number;
   threads: Record<string, number>;
-  /** Redis's own CPU (user + sys) per event during the run. */
-  redisUsPerEvent: number;
-}
-
-async function redisCpuSeconds(client: Redis): Promise<number> {
-  const info = await client.info('cpu');
-  const get = (k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)?.[1] ?? NaN);
-  return get('used_cpu_user') + get('used_cpu_sys');
 }
 
 function corpusFile(): { file: string; frames: Buffer[] } {
@@ -140,10 +178,9 @@ function lines(child: ChildProcess, onLine: (o: Record<string, unknown>) => void
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function runSubject(s: Subject, capture: string, redis: RedisServer, expected: number): Promise<Result> {
-  const client = redis.client();
-  await client.flushall();
-  const redisCpuBefore = await redisCpuSeconds(client);
+async function runSubject(s: Subject, capture: string, target: Target, expected: number): Promise<Result> {
+  const { client, stream } = target;
+  await client.call('FLUSHALL', 'SYNC');
   const relay = spawn(process.execPath, [path.join(here, 'relay-server.js'), capture], { stdio: ['ignore', 'pipe', 'inherit'] });
   let port = 0;
   let connectedAt = 0;
@@ -153,14 +190,14 @@ async function runSubject(s: Subject, capture: string, redis: RedisServer, expec
   });
   while (!port) await sleep(20);
   const child = spawn(process.execPath, s.args, {
-    env: { ...process.env, RELAY_URL: `ws://127.0.0.1:${port}`, REDIS_URL: redis.url, REDIS_STREAM_KEY: STREAM, ...s.env },
+    env: { ...process.env, RELAY_URL: `ws://127.0.0.1:${port}`, REDIS_STREAM_KEY: STREAM, ...target.env, ...s.env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   let last = -1;
   let lastChange = Date.now();
   let doneAt = 0;
   for (;;) {
-    const n = await client.xlen(STREAM);
+    const n = await client.xlen(stream);
     const now = Date.now();
     if (n !== last) {
       last = n;
@@ -180,7 +217,6 @@ async function runSubject(s: Subject, capture: string, redis: RedisServer, expec
   const cpu = cpuSeconds(child.pid!);
   const threads = cpuByThread(child.pid!);
   const rss = peakRssMb(child.pid!);
-  const redisCpu = (await redisCpuSeconds(client)) - redisCpuBefore;
   child.kill('SIGKILL');
   relay.kill('SIGKILL');
   const seconds = (doneAt - connectedAt) / 1000;
@@ -193,7 +229,6 @@ async function runSubject(s: Subject, capture: string, redis: RedisServer, expec
     cpuUsPerEvent: (cpu / last) * 1e6,
     peakRssMb: rss,
     threads,
-    redisUsPerEvent: (redisCpu / last) * 1e6,
   };
 }
 
@@ -243,27 +278,6 @@ async function latency(frames: Buffer[], redis: RedisServer, seconds: number, ra
 
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-/** This build against the one in `dir`, alternately, `rounds` times each. */
-async function compare(dir: string, rounds: number, file: string, redis: RedisServer, expected: number): Promise<void> {
-  const other: Subject = { ...SUBJECTS[0]!, name: `${path.basename(dir)}`, args: [path.join(path.resolve(dir), 'dist/src/cli.js'), 'run'] };
-  const runs: Record<string, Result[]> = { [SUBJECTS[0]!.name]: [], [other.name]: [] };
-  for (let i = 0; i < rounds; i++) {
-    for (const s of i % 2 ? [other, SUBJECTS[0]!] : [SUBJECTS[0]!, other]) {
-      const r = await runSubject(s, file, redis, expected);
-      runs[s.name]!.push(r);
-      console.log(`  round ${i + 1} ${s.name.padEnd(15)} ${Math.round(r.eventsPerSec)} events/s, ${r.cpuUsPerEvent.toFixed(1)} µs CPU/event, Redis ${r.redisUsPerEvent.toFixed(1)} µs CPU/event`);
-    }
-  }
-  const ours = runs[SUBJECTS[0]!.name]!;
-  const theirs = runs[other.name]!;
-  const rate = median(ours.map((r) => r.eventsPerSec)) / median(theirs.map((r) => r.eventsPerSec));
-  const cpu = median(ours.map((r) => r.cpuUsPerEvent)) / median(theirs.map((r) => r.cpuUsPerEvent));
-  const redisCpu = median(ours.map((r) => r.redisUsPerEvent)) / median(theirs.map((r) => r.redisUsPerEvent));
-  console.log(`\nthis build vs ${other.name} (medians of ${rounds}): throughput ${rate.toFixed(3)}x, CPU per event ${cpu.toFixed(3)}x, Redis CPU per event ${redisCpu.toFixed(3)}x`);
-}
-
 async function main(): Promise<void> {
   console.log(`building a corpus of ${N} frames from the real fixture captures ...`);
   const { file, frames } = corpusFile();
@@ -281,22 +295,42 @@ async function main(): Promise<void> {
   console.log(`corpus: ${frames.length} frames, ${expected} entries, mean entry data ${meanData} B (${file})`);
   const redis = await RedisServer.start();
   try {
-    if (values.compare) {
-      await compare(values.compare, Number(values.rounds), file, redis, expected);
-      return;
-    }
+    const single: Target = { env: { REDIS_URL: redis.url }, client: redis.client(), stream: STREAM };
     const results: Result[] = [];
-    for (const s of SUBJECTS) {
-      if (only && !only.includes(s.name)) continue;
-      console.log(`running ${s.name} ...`);
-      const r = await runSubject(s, file, redis, expected);
-      results.push(r);
-      console.log(
-        `  ${r.name.padEnd(15)} ${r.entries} entries in ${r.seconds.toFixed(2)} s: ${Math.round(r.eventsPerSec)} events/s, ` +
-          `${r.cpuPer100k.toFixed(2)} CPU s per 100k events (${r.cpuUsPerEvent.toFixed(1)} µs/event), peak RSS ${r.peakRssMb.toFixed(0)} MB`,
-      );
-      const busy = Object.entries(r.threads).filter(([, s]) => s > 0).sort((a, b) => b[1] - a[1]);
-      console.log(`    CPU by thread: ${busy.map(([n, s]) => `${n} ${((s / r.entries) * 1e6).toFixed(1)} µs/event`).join(', ')}`);
+    const rounds = Number(values.rounds);
+    for (let round = 1; round <= rounds; round++) {
+      if (rounds > 1) console.log(`round ${round} of ${rounds}`);
+      for (const s of SUBJECTS) {
+        if (only && !only.includes(s.name)) continue;
+        if (round > 1 && !s.args.includes(OURS.args[0]!)) continue; // the baselines once: they are 10x apart
+        console.log(`running ${s.name} ...`);
+        // A topology runs only while its subject does, so that it costs the others nothing.
+        const topo = s.topology === 'cluster' ? await clusterTarget() : s.topology ? await sentinelTarget(s.topology === 'sentinel') : undefined;
+        let r: Result;
+        try {
+          r = await runSubject(s, file, topo?.target ?? single, expected);
+        } finally {
+          await topo?.stop();
+        }
+        results.push(r);
+        console.log(
+          `  ${r.name.padEnd(15)} ${r.entries} entries in ${r.seconds.toFixed(2)} s: ${Math.round(r.eventsPerSec)} events/s, ` +
+            `${r.cpuPer100k.toFixed(2)} CPU s per 100k events (${r.cpuUsPerEvent.toFixed(1)} µs/event), peak RSS ${r.peakRssMb.toFixed(0)} MB`,
+        );
+        const busy = Object.entries(r.threads).filter(([, s]) => s > 0).sort((a, b) => b[1] - a[1]);
+        console.log(`    CPU by thread: ${busy.map(([n, s]) => `${n} ${((s / r.entries) * 1e6).toFixed(1)} µs/event`).join(', ')}`);
+      }
+    }
+    const topologies = ['sentinel', 'replicated', 'cluster'].filter((t) => results.some((r) => r.name === t));
+    if (topologies.length && results.some((r) => r.name === 'firehose-redis')) {
+      console.log('\ntopologies against the single node (throughput ratio per round; same corpus, same run):');
+      const mine = (name: string) => results.filter((r) => r.name === name).map((r) => r.eventsPerSec);
+      const base = mine('firehose-redis');
+      for (const t of topologies) {
+        const ratios = mine(t).map((v, i) => v / base[i]!);
+        const sorted = [...ratios].sort((a, b) => a - b);
+        console.log(`  ${t.padEnd(9)} ${ratios.map((x) => x.toFixed(2)).join(' ')}   median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)}x`);
+      }
     }
     const ceiling = redisCeiling(redis, meanData);
     console.log(`redis-benchmark, one connection, pipelined XADD of ${meanData}-byte payloads: ${Math.round(ceiling)} XADD/s`);
@@ -314,7 +348,7 @@ async function main(): Promise<void> {
       }
       console.log(`  throughput vs Redis ceiling:      ${(ours.eventsPerSec / ceiling).toFixed(2)}x`);
     }
-    if (!only || only.includes('firehose-redis')) {
+    if ((!only || only.includes('firehose-redis')) && Number(values['latency-seconds']) > 0) {
       const secs = Number(values['latency-seconds']);
       const rate = Number(values['latency-rate']);
       console.log(`\nlatency at ${rate} events/s for ${secs} s (relay send → entry readable in Redis) ...`);

@@ -172,7 +172,9 @@ export class Service {
       );
     }
     await this.http?.close();
-    const code = this.failure || res.pendingFrames > 0 ? 1 : 0;
+    // A misconfiguration found only once Redis answered (a master name no
+    // sentinel knows, keys in two cluster slots) is still bad settings.
+    const code = this.failure ? (this.failure.code === ErrorCodes.CONFIG ? 2 : 1) : res.pendingFrames > 0 ? 1 : 0;
     this.resolveDone(code);
     return code;
   }

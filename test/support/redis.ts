@@ -24,6 +24,10 @@ export interface RedisServerOptions {
   requirepass?: string;
   /** Extra redis-server arguments, e.g. ['--maxmemory', '2mb']. */
   args?: string[];
+  /** This port instead of a free one (topologies that name each other before they start). */
+  port?: number;
+  /** Run as a sentinel with these configuration lines (sentinel.conf in its directory, rewritten by it). */
+  sentinel?: string[];
 }
 
 export function freePort(): Promise<number> {
@@ -76,7 +80,7 @@ export class RedisServer {
 
   static async start(opts: RedisServerOptions = {}): Promise<RedisServer> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'firehose-redis-test-'));
-    const server = new RedisServer(await freePort(), dir, opts);
+    const server = new RedisServer(opts.port ?? (await freePort()), dir, opts);
     await server.launch();
     return server;
   }
@@ -110,7 +114,11 @@ export class RedisServer {
   /** until: 'ready' waits for PONG; 'loading' returns as soon as the server answers at all. */
   private async launch(extraArgs: string[] = [], until: 'ready' | 'loading' = 'ready'): Promise<void> {
     if (this.opts.checkAofAtStart) this.checkAof();
+    const conf = path.join(this.dir, 'sentinel.conf');
+    // A sentinel keeps its state in its file: write it only the first time.
+    if (this.opts.sentinel && !fs.existsSync(conf)) fs.writeFileSync(conf, this.opts.sentinel.join('\n') + '\n');
     const args = [
+      ...(this.opts.sentinel ? [conf, '--sentinel'] : []),
       '--port', String(this.port),
       '--bind', '127.0.0.1',
       '--dir', this.dir,

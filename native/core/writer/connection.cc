@@ -36,6 +36,23 @@ RedisError refusal(const Connection& c, const std::string& doing, const std::str
   } else if (m.rfind("LOADING", 0) == 0) {
     e.message = at + " is starting (loading its data into memory); writing resumes once it is ready";
     e.soon = true;
+  } else if (m.rfind("MOVED ", 0) == 0) {
+    // Cluster replies: the cluster is busy moving things, and will be done
+    // soon; ask again at the pace of a restart rather than the backoff's.
+    e.message = at + " no longer serves the keys' cluster slot (" + m + "): following it";
+    e.soon = true;
+  } else if (m.rfind("ASK ", 0) == 0 || m.rfind("TRYAGAIN", 0) == 0) {
+    e.message = "the keys' cluster slot is being migrated away from " + c.describe() + " (" + m +
+                "): writing resumes once the migration is done";
+    e.soon = true;
+  } else if (m.rfind("CLUSTERDOWN", 0) == 0) {
+    e.message = "the Redis Cluster is down (" + m + " at " + c.describe() + "): writing resumes once it is up";
+    e.soon = true;
+  } else if (m.rfind("NOREPLICAS", 0) == 0) {
+    e.message = at + " has fewer replicas in sync than its min-replicas-to-write (" + m.substr(0, m.find(". ")) +
+                "): writing resumes once they catch up";
+  } else if (m.rfind("READONLY", 0) == 0) {
+    e.message = at + " is a replica now (" + m + "): looking for the master";
   } else {
     e.message = at + " refused to " + doing + ": " + m;
   }

@@ -175,7 +175,11 @@ WriterCore::Outcome WriterCore::loop() {
 }
 
 bool WriterCore::connect_node(RedisError& err) {
-  bool ok = topology_.connect(*conn_, err);
+  if (!topology_.connect(*conn_, err) || !load_scripts(err) || !check_slots(err) || !check_seams(err)) {
+    conn_->disconnect();
+    return false;
+  }
+  // Named once usable: until then the node is only a guess (REDIS_URL's).
   std::string change = topology_.take_change();
   std::string node = topology_.node().describe();
   if (!change.empty() || node != announced_node_) {
@@ -186,22 +190,26 @@ bool WriterCore::connect_node(RedisError& err) {
     e.message = change;
     emit(std::move(e));
   }
-  if (!ok || !load_scripts(err) || !check_slots(err) || !check_seams(err)) {
-    conn_->disconnect();
-    return false;
-  }
   seams_.reconnected();
   checked_ = false;  // WATCH belongs to a connection
-  if (was_down_) {
-    was_down_ = false;
-    WriterEvent up;
-    up.type = WriterEvent::Type::RedisUp;
-    emit(std::move(up));
-  }
   return true;
 }
 
-bool WriterCore::connect_ready(RedisError& err) { return connect_node(err) && take_role(err); }
+bool WriterCore::connect_ready(RedisError& err) {
+  if (!connect_node(err) || !take_role(err)) return false;
+  redis_up();
+  return true;
+}
+
+// Said once Redis answered more than a connect: a slot in migration accepts
+// connections and refuses the keys.
+void WriterCore::redis_up() {
+  if (!was_down_) return;
+  was_down_ = false;
+  WriterEvent up;
+  up.type = WriterEvent::Type::RedisUp;
+  emit(std::move(up));
+}
 
 bool WriterCore::load_scripts(RedisError& err) {
   std::vector<Reply> r;
@@ -321,7 +329,26 @@ WriterCore::Outcome WriterCore::standby_wait(RedisError& err) {
     clock_.wait_until(standby_next_, false);
   }
   if (control_.closing()) return Outcome::Done;
+  // A standby left on a demoted master would see the lease expire there.
+  if (follow_master()) return Outcome::Again;
   return take_role(err) ? Outcome::Again : Outcome::Failed;
+}
+
+// Sentinel: asks a sentinel, at most once a second, whether the master
+// moved. Not a failure when it did: the connection is dropped, and the next
+// connect goes to the new master (connect_node says why).
+bool WriterCore::follow_master() {
+  if (topology_.kind() != Topology::Kind::Sentinel || clock_.now() < next_sentinel_) return false;
+  next_sentinel_ = clock_.now() + Topology::kSentinelPollEvery;
+  RedisError e;
+  if (!topology_.master_moved(e)) {
+    // No answer: ask less often while the sentinels are away (the next
+    // question goes to the next sentinel).
+    if (e.fault != Fault::None) next_sentinel_ = clock_.now() + 5 * Topology::kSentinelPollEvery;
+    return false;
+  }
+  conn_->disconnect();
+  return true;
 }
 
 // Redis replayed part of a transaction: entries past the fence, without
@@ -552,17 +579,7 @@ WriterCore::Outcome WriterCore::chores(RedisError& err) {
     }
     lease_.renewed(now);
   }
-  if (topology_.kind() == Topology::Kind::Sentinel && now >= next_sentinel_) {
-    next_sentinel_ = now + Topology::kSentinelPollEvery;
-    RedisError e;
-    if (topology_.master_moved(e)) {
-      err.fault = Fault::Redirect;
-      err.message = topology_.node().describe();
-      conn_->disconnect();
-      return Outcome::Failed;
-    }
-    if (e.fault == Fault::Aborted) return Outcome::Stopped;
-  }
+  if (follow_master()) return Outcome::Again;
   if (pacing_.enabled() && now >= next_stale_) {
     next_stale_ = now + Pacing::kStaleCheckEvery;
     if (!check_stale(err)) return Outcome::Failed;
@@ -838,6 +855,10 @@ WriterCore::Settled WriterCore::settle(Batch& b, RedisError err) {
     if (err.fault != Fault::None && !pause(++attempt, err)) return Settled::Stopped;
     if (stop_now()) return Settled::Stopped;
     err = RedisError();
+    // A master refusing writes (NOREPLICAS, OOM) may be one the sentinels
+    // have just replaced: retrying it would only wait for its demotion.
+    RedisError ask;
+    if (conn_->connected() && topology_.master_moved(ask)) conn_->disconnect();
     if (!conn_->connected() && !connect_node(err)) continue;
     LeaseState ls;
     if (!lease_.acquire(*conn_, lease_sha_, false, ls, err)) continue;
@@ -851,6 +872,7 @@ WriterCore::Settled WriterCore::settle(Batch& b, RedisError err) {
     RedisState st;
     if (!read_state(*conn_, cfg_, st, err)) continue;
     tail_id_ = st.tail_id;
+    redis_up();
     Verdict v = reconcile(st, base_, &b);
     if (v == Verdict::Torn) {
       if (!adopt_tail(st, err)) continue;

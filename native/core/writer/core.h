@@ -66,11 +66,13 @@ class WriterCore {
   Outcome loop();
   bool connect_node(RedisError& err);
   bool connect_ready(RedisError& err);
+  void redis_up();
   bool load_scripts(RedisError& err);
   bool check_slots(RedisError& err);
   bool take_role(RedisError& err);
   void become_standby(const std::string& holder);
   Outcome standby_wait(RedisError& err);
+  bool follow_master();
   bool reconcile_idle(RedisState& st, bool reconnect, RedisError& err);
   bool adopt_tail(RedisState& st, RedisError& err);
   bool adopt_cursor(RedisState& st, RedisError& err);

@@ -5,6 +5,7 @@
 // discovery and redirection are here.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,17 +32,20 @@ class Topology {
  public:
   enum class Kind : uint8_t { Unknown, Single, Sentinel, Cluster };
   static constexpr Millis kSentinelPollEvery{1000};
+  // Sentinels are asked between batches: one that hangs must not hold the
+  // writes up for the whole Redis timeouts.
+  static constexpr int kSentinelTimeoutMs = 1000;
 
   Topology(const WriterConfig& cfg, ConnectionFactory& factory);
 
   // Connects `conn` to the node that takes the writes, after discovery.
   bool connect(Connection& conn, RedisError& err);
-  // A MOVED, ASK or READONLY reply on the current node.
-  void redirected(const std::string& reply);
+  // A MOVED, ASK or READONLY reply on the current node (or a message quoting one).
+  void redirected(const std::string& message);
   // The connection failed: discover again before the next connect.
   void lost() { stale_ = true; }
-  // Sentinel: has the master moved since we connected? (asks a sentinel;
-  // the reason is in change()).
+  // Sentinel: has the master moved since we connected? Asks one sentinel
+  // (err says why it could not answer); the reason is in take_change().
   bool master_moved(RedisError& err);
 
   Kind kind() const { return kind_; }
@@ -51,8 +55,8 @@ class Topology {
   unsigned slot() const { return slot_; }
 
  private:
-  bool discover_sentinel(Endpoint& out, RedisError& err);
-  bool sentinel_ask(Connection& s, Endpoint& out, bool& unknown, RedisError& err);
+  bool discover_sentinel(Endpoint& out, RedisError& err, size_t tries = SIZE_MAX);
+  bool sentinel_ask(Connection& s, const Endpoint& at, Endpoint& out, bool& unknown, RedisError& err);
   bool check_role(Connection& conn, RedisError& err);
   bool read_slots(Connection& conn, bool& cluster, RedisError& err);
   bool refresh_slots(RedisError& err);
@@ -67,8 +71,9 @@ class Topology {
   std::string change_;
   std::unique_ptr<Connection> sentinel_;  // kept open between polls
   size_t sentinel_at_ = 0;
-  std::vector<Endpoint> cluster_nodes_;   // every node seen in CLUSTER SLOTS
+  std::vector<Endpoint> cluster_nodes_;   // the nodes of the last CLUSTER SLOTS
   bool probed_url_ = false;
+  bool resolved_ = false;  // connected once: from now on a new node is a change
 };
 
 }  // namespace fh

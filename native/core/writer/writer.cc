@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <system_error>
 
 #include "hiredis_connection.h"
@@ -13,11 +14,13 @@ namespace fh {
 class Writer::Factory : public ConnectionFactory {
  public:
   Factory(const WriterConfig& cfg, int abort_fd) : node_(cfg.redis), sentinel_(cfg.redis), abort_fd_(abort_fd) {
-    // Sentinels have credentials of their own, and no database.
+    // Sentinels have credentials of their own, no database, and answer fast.
     sentinel_.path.clear();
     sentinel_.username = cfg.sentinel.username;
     sentinel_.password = cfg.sentinel.password;
     sentinel_.db = 0;
+    sentinel_.connect_timeout_ms = std::min(sentinel_.connect_timeout_ms, Topology::kSentinelTimeoutMs);
+    sentinel_.command_timeout_ms = std::min(sentinel_.command_timeout_ms, Topology::kSentinelTimeoutMs);
   }
   std::unique_ptr<Connection> node() override { return std::make_unique<HiredisConnection>(node_, abort_fd_); }
   std::unique_ptr<Connection> sentinel() override {
