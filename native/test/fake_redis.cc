@@ -120,6 +120,7 @@ void Server::wipe() {
   streams.clear();
   expiry.clear();
   groups.clear();
+  added_.clear();
 }
 
 std::string Server::xadd(const std::string& stream, std::vector<std::string> fields) {
@@ -132,6 +133,7 @@ std::string Server::xadd(const std::string& stream, std::vector<std::string> fie
   }
   std::string id = std::to_string(last_ms_) + "-" + std::to_string(last_seq_);
   streams[stream].push_back(Entry{id, std::move(fields)});
+  added_[stream]++;
   return id;
 }
 
@@ -150,7 +152,7 @@ void Server::scan(const std::string& stream, bool only, const std::vector<std::s
       if (floor.empty() || id_less(need, floor)) floor = need;
     }
     out.push_back(bulk(g.name));
-    out.push_back(integer(lag));
+    out.push_back(integer(g.lag_nil ? -1 : lag));
     out.push_back(integer(int64_t(g.pending.size())));
     out.push_back(integer(counted ? 1 : 0));
     out.push_back(bulk(g.delivered));
@@ -209,10 +211,10 @@ std::string Server::batch(const std::vector<std::string>& a) {
     for (size_t i = first_msg; i < first_msg + m; i++) published.push_back(v[i]);
   }
   std::vector<std::string> reply = {bulk(last), integer(int64_t(s.size())), bulk("")};
-  if (!group_out.empty()) {
+  if (trim == "groups") {
     reply.push_back(bulk(s.empty() ? "0-0" : s.front().id));
     reply.push_back(bulk(std::to_string(last_ms_) + "-" + std::to_string(last_seq_)));
-    reply.push_back(integer(int64_t(s.size())));
+    reply.push_back(integer(added_[k[0]]));
     for (std::string& g : group_out) reply.push_back(std::move(g));
   }
   return array(reply);
@@ -228,12 +230,10 @@ std::string Server::groups_script(const std::vector<std::string>& a) {
   scan(stream, only, names, g, floor);
   std::vector<Entry>& s = streams[stream];
   std::vector<std::string> reply = {integer(int64_t(s.size()))};
-  if (!g.empty()) {
-    reply.push_back(bulk(s.empty() ? "0-0" : s.front().id));
-    reply.push_back(bulk(std::to_string(last_ms_) + "-" + std::to_string(last_seq_)));
-    reply.push_back(integer(int64_t(s.size())));
-    for (std::string& x : g) reply.push_back(std::move(x));
-  }
+  reply.push_back(bulk(s.empty() ? "0-0" : s.front().id));
+  reply.push_back(bulk(std::to_string(last_ms_) + "-" + std::to_string(last_seq_)));
+  reply.push_back(integer(added_[stream]));
+  for (std::string& x : g) reply.push_back(std::move(x));
   return array(reply);
 }
 
@@ -310,6 +310,13 @@ std::string Server::execute(const std::vector<std::string>& cmd) {
     for (const std::string& f : e.fields) fields.push_back(bulk(f));
     return array({array({bulk(e.id), array(fields)})});
   }
+  if (name == "XINFO" && upper(cmd[1]) == "GROUPS") {
+    if (!streams.count(cmd[2])) return error("ERR no such key");
+    std::vector<std::string> out;
+    for (const Group& g : groups[cmd[2]]) out.push_back(array({bulk("name"), bulk(g.name)}));
+    return array(out);
+  }
+  if (name == "XPENDING") return error("NOGROUP No such key '" + cmd[1] + "' or consumer group '" + cmd[2] + "'");
   if (name == "XINFO") {
     for (const Group& g : groups[cmd[2]]) {
       if (g.name != cmd[3]) continue;

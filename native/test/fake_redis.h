@@ -49,6 +49,9 @@ struct Group {
   std::string delivered = "0-0";
   std::vector<std::string> pending;  // entry ids
   int64_t idle_ms = 0;
+  // Redis cannot tell its lag (XINFO GROUPS lag nil), as for a group
+  // created at '$' that has not caught up yet.
+  bool lag_nil = false;
 };
 
 class Server {
@@ -91,6 +94,7 @@ class Server {
 
   Clock& clock_;
   uint64_t last_ms_ = 0, last_seq_ = 0;
+  std::map<std::string, int64_t> added_;  // entries ever added, per stream
   std::map<std::string, std::string> sha_;  // sha -> script name
 };
 

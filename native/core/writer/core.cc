@@ -527,6 +527,8 @@ bool WriterCore::check_stale(RedisError& err) {
   }
   if (!groups_checked_ && !cfg_.pacing.only_groups.empty()) {
     groups_checked_ = true;
+    // The groups as they are now: before the first batch none were read yet.
+    if (!poll_groups(err)) return false;
     std::string have;
     for (const GroupState& g : pacing_.groups()) have += (have.empty() ? "" : ", ") + g.name;
     for (const std::string& want : cfg_.pacing.only_groups) {

@@ -133,9 +133,30 @@ bool Pacing::decide(TimePoint now) {
   return paced_ != was;
 }
 
+// Before the first batch: may this user run what pacing needs? Inside the
+// batch script an ACL refusal could only be reported in general terms.
+bool Pacing::probe(Connection& c, const std::string& stream, RedisError& err) {
+  std::vector<Reply> replies;
+  if (!pipeline(c, {{"XINFO", "GROUPS", stream}, {"XPENDING", stream, "firehose-redis-probe"}}, replies, err)) return false;
+  std::string denied;
+  for (size_t i = 0; i < replies.size(); i++) {
+    const redisReply* r = replies[i].get();
+    if (is_error(r) && reply_text(r).rfind("NOPERM", 0) == 0) denied += denied.empty() ? (i ? "XPENDING" : "XINFO") : " and XPENDING";
+  }
+  if (denied.empty()) {
+    probed_ = true;
+    return true;
+  }
+  err.fault = Fault::Fatal;
+  err.message = "the Redis user in REDIS_URL may not run " + denied + " on " + stream +
+                ", which pacing by consumer groups needs: grant them (ACL SETUSER <user> +xinfo +xpending), or set REDIS_TRIM=maxlen";
+  return false;
+}
+
 bool Pacing::check_stale(Connection& c, const std::string& stream, TimePoint now,
                          std::vector<std::pair<std::string, bool>>& changed, RedisError& err) {
   if (!enabled()) return true;
+  if (!probed_ && !probe(c, stream, err)) return false;
   std::vector<std::vector<std::string>> cmds;
   for (const GroupState& g : groups_) cmds.push_back({"XINFO", "CONSUMERS", stream, g.name});
   if (cmds.empty()) {
@@ -154,7 +175,7 @@ bool Pacing::check_stale(Connection& c, const std::string& stream, TimePoint now
       if (m.rfind("NOPERM", 0) == 0) {
         err.fault = Fault::Fatal;
         err.message = "the Redis user in REDIS_URL may not run XINFO on " + stream +
-                      " (needed to pace by consumer groups): grant +xinfo, or set REDIS_TRIM=maxlen";
+                      ", which pacing by consumer groups needs: grant it (ACL SETUSER <user> +xinfo +xpending), or set REDIS_TRIM=maxlen";
         return false;
       }
       next[g.name] = stale_.count(g.name) && stale_[g.name];  // the group went away meanwhile

@@ -49,7 +49,8 @@ class Pacing {
 
   // XINFO CONSUMERS per group: marks groups stale (all consumers idle past
   // the stale time, or none for that long) or fresh again. Returns the
-  // groups whose state changed, for the log.
+  // groups whose state changed, for the log. The first call also checks
+  // that the ACL lets this user run XINFO and XPENDING (else Fault::Fatal).
   bool check_stale(Connection& c, const std::string& stream, TimePoint now,
                    std::vector<std::pair<std::string, bool>>& changed, RedisError& err);
 
@@ -63,6 +64,7 @@ class Pacing {
  private:
   int64_t estimate_undelivered(const StreamId& delivered, const StreamId& first, const StreamId& last,
                                int64_t added) const;
+  bool probe(Connection& c, const std::string& stream, RedisError& err);
   void remember(const StreamId& last, int64_t added);
   bool decide(TimePoint now);
 
@@ -78,6 +80,7 @@ class Pacing {
   // where a group stands when Redis cannot say (lag nil).
   std::deque<std::pair<StreamId, int64_t>> samples_;
   int64_t xlen_ = 0;
+  bool probed_ = false;
   bool paced_ = false;
   TimePoint paced_since_{};
   std::string slowest_;

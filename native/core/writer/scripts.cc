@@ -20,17 +20,32 @@ local function next_id(id)
   if sq >= 9007199254740992 then return id end
   return string.format('%.0f-%.0f', ms, sq + 1)
 end
+-- An ACL refusal inside a script reads "ERR ... can't run this command":
+-- raise it as NOPERM naming the command, so the writer can say what to grant.
+local function refused(msg, what)
+  if string.find(msg, "can't run this command", 1, true) or string.find(msg, 'permission', 1, true) then
+    error({err = 'NOPERM the Redis user may not run ' .. what .. ' (' .. msg .. ')'})
+  end
+end
+local function guard(what, ...)
+  local ok, r = pcall(redis.call, ...)
+  if ok then return r end
+  refused(type(r) == 'table' and r.err or tostring(r), what)
+  error(r)
+end
 -- Every group of the stream: where it stands, whether it counts, and the
 -- oldest entry any counted group still needs (pending, or not delivered).
--- Also the stream's own counters, from which the writer estimates a
--- group's backlog when Redis cannot give its lag (nil after deletions, and
--- on Redis 7.0 for groups created at '$' that have not caught up yet).
+-- The stream's own counters (below) go with every reply, groups or not:
+-- from them the writer estimates a group's backlog when Redis cannot give
+-- its lag (nil after deletions, and for a group created at '$' until it
+-- catches up), and a group created later finds samples from before it.
 local function scan_groups(stream, sel, names, out)
   local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', stream)
   if not ok then
     local msg = type(groups) == 'table' and groups.err or tostring(groups)
     if string.find(msg, 'no such key', 1, true) then return nil end
-    error(msg)
+    refused(msg, 'XINFO GROUPS on ' .. stream .. ' (pacing by consumer groups needs it; or set REDIS_TRIM=maxlen)')
+    error(groups)
   end
   local floor = nil
   for _, g in ipairs(groups) do
@@ -43,7 +58,8 @@ local function scan_groups(stream, sel, names, out)
     if counted then
       local need = next_id(f['last-delivered-id'])
       if pending > 0 then
-        local p = redis.call('XPENDING', stream, name)
+        local p = guard('XPENDING on ' .. stream .. ' (pacing by consumer groups needs it; or set REDIS_TRIM=maxlen)',
+                        'XPENDING', stream, name)
         if p[2] and id_less(p[2], need) then need = p[2] end
       end
       if not floor or id_less(need, floor) then floor = need end
@@ -95,15 +111,6 @@ local first_msg = at + 7
 -- Scripts are not rolled back: every write that an ACL may refuse is tried
 -- before the first change (SET ... XX with the value the key already holds
 -- changes nothing), so that a refusal leaves nothing half-written.
-local function guard(what, ...)
-  local ok, r = pcall(redis.call, ...)
-  if ok then return r end
-  local msg = type(r) == 'table' and r.err or tostring(r)
-  if string.find(msg, "can't run this command", 1, true) or string.find(msg, 'permission', 1, true) then
-    error({err = 'NOPERM the Redis user may not run ' .. what .. ' (' .. msg .. ')'})
-  end
-  error(r)
-end
 guard('SET on ' .. KEYS[2], 'SET', KEYS[2], ARGV[3], 'XX')
 guard('SET on ' .. KEYS[4], 'SET', KEYS[4], ARGV[4], 'XX')
 local last = ''
@@ -145,7 +152,7 @@ if channel ~= '' then
   for i = first_msg, first_msg + m - 1 do try('PUBLISH', channel, ARGV[i]) end
 end
 local reply = {last, redis.call('XLEN', KEYS[1]), dash}
-if #groups > 0 then counters(KEYS[1], reply) end
+if trim == 'groups' then counters(KEYS[1], reply) end
 for i = 1, #groups do reply[#reply + 1] = groups[i] end
 return reply
 )lua";
@@ -155,7 +162,7 @@ local names = read_names(2)
 local groups = {}
 scan_groups(KEYS[1], ARGV[1], names, groups)
 local reply = {redis.call('XLEN', KEYS[1])}
-if #groups > 0 then counters(KEYS[1], reply) end
+counters(KEYS[1], reply)
 for i = 1, #groups do reply[#reply + 1] = groups[i] end
 return reply
 )lua";

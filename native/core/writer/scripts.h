@@ -24,10 +24,13 @@ namespace fh {
 //       k, k names, recent key index (0: none), recent JSON, status key
 //       index, status JSON, dashboard ttl s, channel ('' none), m, m
 //       messages, then type, data, seq per entry.
-// Reply: {last entry id or '', xlen, trim or dashboard error or '', and when the
-//         stream has groups: first entry id, last generated id, entries
-//         added, then per group name, undelivered (-1: Redis cannot tell),
-//         pending, counted (1/0), last delivered id}
+// Reply: {last entry id or '', xlen, trim or dashboard error or '', and with
+//         trim 'groups': first entry id, last generated id, entries added
+//         (the stream's counters, groups or not), then per group name,
+//         undelivered (-1: Redis cannot tell), pending, counted (1/0), last
+//         delivered id}
+// An ACL refusing XINFO or XPENDING fails it with "NOPERM the Redis user may
+// not run XINFO GROUPS on <stream> (...)" before anything is written.
 extern const std::string kBatchScript;
 
 // The consumer groups, read only: KEYS stream; ARGV selection, k, names.
