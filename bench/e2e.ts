@@ -11,7 +11,11 @@
  * from a frame leaving the relay to its entry being readable, at a
  * live-like 500 events/s.
  *
- *   npm run bench -- [--frames 200000] [--only firehose-redis,pipelined,per-event] [--latency-seconds 10]
+ * and consumer pacing (bench/pacing.ts): the same corpus with a consumer
+ * group that keeps up, and one whose worker is 10x slower than the writer.
+ *
+ *   npm run bench -- [--frames 200000] [--only firehose-redis,pipelined,per-event,pacing] [--latency-seconds 10]
+ *                    [--pacing-cap 20000] [--relay-drop-ms 1000]
  *
  * The machine is shared and noisy: compare the ratios, which come from one
  * run, rather than absolute figures across runs.
@@ -27,7 +31,8 @@ import { Redis } from 'ioredis';
 import { readCapture } from '../src/capture.js';
 import { createDecoder } from '../src/decoder.js';
 import { RedisServer } from '../test/support/redis.js';
-import { syntheticStream } from './corpus.js';
+import { seqOf, syntheticStream } from './corpus.js';
+import { runPacing } from './pacing.js';
 import { startBenchRelay } from './relay-server.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -40,6 +45,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     'latency-seconds': { type: 'string', default: '10' },
     'latency-rate': { type: 'string', default: '500' },
+    'pacing-cap': { type: 'string', default: '20000' },
+    'relay-drop-ms': { type: 'string', default: '1000' },
   },
 });
 const N = Number(values.frames);
@@ -270,6 +277,24 @@ async function main(): Promise<void> {
         console.log(`  throughput vs per-event baseline: ${(ours.eventsPerSec / perEvent.eventsPerSec).toFixed(1)}x   CPU/event: ${(perEvent.cpuPer100k / ours.cpuPer100k).toFixed(1)}x less`);
       }
       console.log(`  throughput vs Redis ceiling:      ${(ours.eventsPerSec / ceiling).toFixed(2)}x`);
+    }
+    if (!only || only.includes('pacing')) {
+      const cap = Number(values['pacing-cap']);
+      const dropMs = Number(values['relay-drop-ms']);
+      console.log(`\nconsumer pacing: REDIS_MAX_STREAM_LEN=${cap}, the relay drops a consumer that reads nothing for ${dropMs} ms ...`);
+      const runs = await runPacing(
+        { capture: file, redis, lastSeq: seqOf(frames[frames.length - 1]!)!, entries: expected, cap, relayDropMs: dropMs },
+        (line) => console.log(line),
+      );
+      const by = (n: string) => runs.find((r) => r.name === n)!;
+      const ratio = (a: string, b: string) => (by(a).eventsPerSec / by(b).eventsPerSec).toFixed(3);
+      console.log(`  caught-up group vs no group: ${ratio('caught-up group', 'no group')}x, vs today: ${ratio('caught-up group', 'today')}x (target >= 0.95)`);
+      console.log(`  no group vs today: ${ratio('no group', 'today')}x   workers keeping up vs no group: ${ratio('workers keeping up', 'no group')}x (paced ${by('workers keeping up').pacedSeconds.toFixed(1)} s)`);
+      const slow = by('10x slower');
+      console.log(
+        `  10x slower: ${ratio('10x slower', 'no group')}x the no-group rate, paced ${slow.pacedSeconds.toFixed(1)} of ${slow.seconds.toFixed(1)} s, ` +
+          `${slow.reconnects - by('no group').reconnects} relay reconnects more than with no group, peak RSS ${slow.peakRssMb.toFixed(0)} MB vs ${by('no group').peakRssMb.toFixed(0)} MB`,
+      );
     }
     if (!only || only.includes('firehose-redis')) {
       const secs = Number(values['latency-seconds']);

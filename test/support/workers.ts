@@ -16,6 +16,10 @@ export interface WorkerOptions {
   everyMs: number;
   /** false: never acknowledge (a worker that crashes with entries pending). */
   ack?: boolean;
+  /** One XACK for all the entries of a read, instead of one per entry. */
+  ackAll?: boolean;
+  /** At most this many entries per second, on average. */
+  rate?: number;
   streamKey?: string;
 }
 
@@ -65,6 +69,7 @@ export class GroupWorker {
 
   private async run(): Promise<void> {
     const key = this.opts.streamKey ?? STREAM_KEY;
+    const started = Date.now();
     while (!this.stopped) {
       if (this.paused) {
         await sleep(10);
@@ -73,14 +78,21 @@ export class GroupWorker {
       const res = (await this.client.xreadgroup('GROUP', this.group, this.consumer, 'COUNT', this.opts.count, 'BLOCK', 50, 'STREAMS', key, '>')) as
         | Array<[string, Array<[string, string[]]>]>
         | null;
+      const read: string[] = [];
       for (const [, entries] of res ?? []) {
         for (const [id, fields] of entries) {
           this.ids.push(id);
           this.seqs.push(Number(fields[5]));
-          if (this.opts.ack !== false) await this.client.xack(key, this.group, id);
+          read.push(id);
+          if (this.opts.ack !== false && !this.opts.ackAll) await this.client.xack(key, this.group, id);
         }
       }
+      if (this.opts.ack !== false && this.opts.ackAll && read.length) await this.client.xack(key, this.group, ...read);
       if (this.opts.everyMs > 0) await sleep(this.opts.everyMs);
+      if (this.opts.rate) {
+        const due = started + (this.seqs.length / this.opts.rate) * 1000;
+        if (due > Date.now()) await sleep(due - Date.now());
+      }
     }
   }
 
