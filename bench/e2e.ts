@@ -15,7 +15,7 @@
  * group that keeps up, and one whose worker is 10x slower than the writer.
  *
  *   npm run bench -- [--frames 200000] [--only firehose-redis,pipelined,per-event,pacing] [--latency-seconds 10]
- *                    [--pacing-cap 20000] [--relay-drop-ms 1000]
+ *                    [--pacing-cap 20000] [--relay-drop-ms 1000] [--pacing-rounds 3]
  *
  * The machine is shared and noisy: compare the ratios, which come from one
  * run, rather than absolute figures across runs.
@@ -32,6 +32,7 @@ import { readCapture } from '../src/capture.js';
 import { createDecoder } from '../src/decoder.js';
 import { RedisServer } from '../test/support/redis.js';
 import { seqOf, syntheticStream } from './corpus.js';
+import { cpuByThread, cpuSeconds, peakRssMb } from './proc.js';
 import { runPacing } from './pacing.js';
 import { startBenchRelay } from './relay-server.js';
 
@@ -47,6 +48,7 @@ const { values } = parseArgs({
     'latency-rate': { type: 'string', default: '500' },
     'pacing-cap': { type: 'string', default: '20000' },
     'relay-drop-ms': { type: 'string', default: '1000' },
+    'pacing-rounds': { type: 'string', default: '3' },
   },
 });
 const N = Number(values.frames);
@@ -94,30 +96,6 @@ function corpusFile(): { file: string; frames: Buffer[] } {
   }
   fs.closeSync(out);
   return { file, frames };
-}
-
-/** utime + stime of a live process, in seconds (all its threads). */
-function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // CLK_TCK is 100 on Linux
-}
-
-/** CPU seconds per thread name (the main thread is "node"). */
-function cpuByThread(pid: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-    const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\s+$/, '');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
-  }
-  return out;
-}
-
-function peakRssMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 function lines(child: ChildProcess, onLine: (o: Record<string, unknown>) => void): void {
@@ -283,12 +261,16 @@ async function main(): Promise<void> {
       const dropMs = Number(values['relay-drop-ms']);
       console.log(`\nconsumer pacing: REDIS_MAX_STREAM_LEN=${cap}, the relay drops a consumer that reads nothing for ${dropMs} ms ...`);
       const runs = await runPacing(
-        { capture: file, redis, lastSeq: seqOf(frames[frames.length - 1]!)!, entries: expected, cap, relayDropMs: dropMs },
+        { capture: file, redis, lastSeq: seqOf(frames[frames.length - 1]!)!, entries: expected, cap, relayDropMs: dropMs, rounds: Number(values['pacing-rounds']) },
         (line) => console.log(line),
       );
       const by = (n: string) => runs.find((r) => r.name === n)!;
       const ratio = (a: string, b: string) => (by(a).eventsPerSec / by(b).eventsPerSec).toFixed(3);
-      console.log(`  caught-up group vs no group: ${ratio('caught-up group', 'no group')}x, vs today: ${ratio('caught-up group', 'today')}x (target >= 0.95)`);
+      const cpu = (n: string) => by(n).serviceUsPerEvent + by(n).redisUsPerEvent;
+      console.log(
+        `  caught-up group vs no group: ${ratio('caught-up group', 'no group')}x, vs today: ${ratio('caught-up group', 'today')}x (target >= 0.95); ` +
+          `CPU per event (service + Redis): ${(cpu('caught-up group') / cpu('today')).toFixed(3)}x today's`,
+      );
       console.log(`  no group vs today: ${ratio('no group', 'today')}x   workers keeping up vs no group: ${ratio('workers keeping up', 'no group')}x (paced ${by('workers keeping up').pacedSeconds.toFixed(1)} s)`);
       const slow = by('10x slower');
       console.log(

@@ -19,12 +19,12 @@
  * connections and drops), and the largest XLEN seen.
  */
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freePort, type RedisServer } from '../test/support/redis.js';
 import { GroupWorker } from '../test/support/workers.js';
+import { cpuSeconds, peakRssMb } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -38,6 +38,9 @@ export interface PacingRun {
   seconds: number;
   eventsPerSec: number;
   peakRssMb: number;
+  /** CPU of the service process (both threads), and of redis-server, per event. */
+  serviceUsPerEvent: number;
+  redisUsPerEvent: number;
   pacedSeconds: number;
   reconnects: number;
   relayConnections: number;
@@ -45,6 +48,8 @@ export interface PacingRun {
   maxXlen: number;
   /** Entries the group's worker read by the time the cursor was on the last frame. */
   read: number;
+  /** Mean entries per batch (firehose_batch_entries). */
+  batchEntries: number;
 }
 
 export interface PacingOptions {
@@ -56,13 +61,17 @@ export interface PacingOptions {
   entries: number;
   cap: number;
   relayDropMs: number;
+  /** How many times the runs without a reader are repeated (interleaved); medians are reported. */
+  rounds: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function peakRssMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+/** used_cpu_user + used_cpu_sys of the server, in seconds. */
+async function redisCpu(client: ReturnType<RedisServer['client']>): Promise<number> {
+  const info = await client.info('cpu');
+  const field = (k: string) => Number(new RegExp(`^${k}:([\\d.]+)`, 'm').exec(info)![1]);
+  return field('used_cpu_user') + field('used_cpu_sys');
 }
 
 function metricSum(body: string, name: string): number {
@@ -98,6 +107,7 @@ async function runOne(
   });
   while (!port) await sleep(20);
   const httpPort = await freePort();
+  const redisCpuBefore = await redisCpu(client);
   const child = spawn(process.execPath, [path.join(root, 'dist/src/cli.js'), 'run'], {
     env: {
       ...process.env,
@@ -146,6 +156,8 @@ async function runOne(
     await sleep(5);
   }
   const read = worker?.seqs.length ?? 0;
+  const serviceCpu = cpuSeconds(child.pid!);
+  const redisCpuUsed = (await redisCpu(client)) - redisCpuBefore;
   const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
   const rss = peakRssMb(child.pid!);
   await worker?.stop();
@@ -160,29 +172,48 @@ async function runOne(
     seconds,
     eventsPerSec: o.entries / seconds,
     peakRssMb: rss,
+    serviceUsPerEvent: (serviceCpu / o.entries) * 1e6,
+    redisUsPerEvent: (redisCpuUsed / o.entries) * 1e6,
     pacedSeconds: metricSum(metrics, 'firehose_paced_seconds_total'),
     reconnects: metricSum(metrics, 'firehose_reconnects_total'),
     relayConnections: connections,
     relayDrops: drops,
     maxXlen,
     read,
+    batchEntries: metricSum(metrics, 'firehose_batch_entries_sum') / metricSum(metrics, 'firehose_batch_entries_count'),
   };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** The run of the median throughput, with the median CPU figures of all rounds. */
+function medianRun(rounds: PacingRun[]): PacingRun {
+  const mid = [...rounds].sort((a, b) => a.eventsPerSec - b.eventsPerSec)[Math.floor(rounds.length / 2)]!;
+  return { ...mid, serviceUsPerEvent: median(rounds.map((r) => r.serviceUsPerEvent)), redisUsPerEvent: median(rounds.map((r) => r.redisUsPerEvent)) };
 }
 
 export async function runPacing(o: PacingOptions, log: (line: string) => void): Promise<PacingRun[]> {
   const runs: PacingRun[] = [];
-  const report = (r: PacingRun) => {
+  const report = (r: PacingRun, rounds?: PacingRun[]) => {
     runs.push(r);
+    const all = rounds ? ` (${rounds.length} rounds: ${rounds.map((x) => Math.round(x.eventsPerSec)).join(', ')})` : '';
     log(
-      `  ${r.name.padEnd(19)} ${Math.round(r.eventsPerSec)} events/s (${r.seconds.toFixed(2)} s), peak RSS ${r.peakRssMb.toFixed(0)} MB, ` +
-        `paced ${r.pacedSeconds.toFixed(1)} s, ${r.reconnects} relay reconnects (relay: ${r.relayConnections} connections, ${r.relayDrops} dropped as too slow), ` +
-        `max XLEN ${r.maxXlen}${r.read ? `, the worker had read ${r.read}` : ''}`,
+      `  ${r.name.padEnd(19)} ${Math.round(r.eventsPerSec)} events/s${all}, CPU ${r.serviceUsPerEvent.toFixed(1)} µs/event in the service + ` +
+        `${r.redisUsPerEvent.toFixed(1)} in Redis, peak RSS ${r.peakRssMb.toFixed(0)} MB, paced ${r.pacedSeconds.toFixed(1)} of ${r.seconds.toFixed(1)} s, ` +
+        `${r.reconnects} relay reconnects (relay: ${r.relayConnections} connections, ${r.relayDrops} dropped as too slow), ` +
+        `max XLEN ${r.maxXlen}, ${Math.round(r.batchEntries)} entries per batch${r.read ? `, the worker had read ${r.read}` : ''}`,
     );
   };
-  report(await runOne(o, 'today', { trim: 'maxlen' }));
-  const base = await runOne(o, 'no group', { trim: 'groups' });
-  report(base);
-  report(await runOne(o, 'caught-up group', { trim: 'groups', group: 'setid' }));
+  // Without a reader, the runs differ only by the writer's work: repeat
+  // them in turn, so that the machine's noise falls on each alike.
+  const plain: Record<string, PacingRun[]> = { today: [], 'no group': [], 'caught-up group': [] };
+  for (let i = 0; i < o.rounds; i++) {
+    plain.today!.push(await runOne(o, 'today', { trim: 'maxlen' }));
+    plain['no group']!.push(await runOne(o, 'no group', { trim: 'groups' }));
+    plain['caught-up group']!.push(await runOne(o, 'caught-up group', { trim: 'groups', group: 'setid' }));
+  }
+  for (const rounds of Object.values(plain)) report(medianRun(rounds), rounds);
+  const base = runs.find((r) => r.name === 'no group')!;
   report(await runOne(o, 'workers keeping up', { trim: 'groups', group: 'worker' }));
   report(await runOne(o, '10x slower', { trim: 'groups', group: 'worker', rate: base.eventsPerSec / 10 }));
   return runs;

@@ -175,7 +175,7 @@ bool Pacing::check_stale(Connection& c, const std::string& stream, TimePoint now
       if (m.rfind("NOPERM", 0) == 0) {
         err.fault = Fault::Fatal;
         err.message = "the Redis user in REDIS_URL may not run XINFO on " + stream +
-                      ", which pacing by consumer groups needs: grant it (ACL SETUSER <user> +xinfo +xpending), or set REDIS_TRIM=maxlen";
+                      ", which pacing by consumer groups needs: grant them (ACL SETUSER <user> +xinfo +xpending), or set REDIS_TRIM=maxlen";
         return false;
       }
       next[g.name] = stale_.count(g.name) && stale_[g.name];  // the group went away meanwhile
