@@ -188,10 +188,13 @@ for (const server of SERVERS) {
       const cursor = Number(await client.get(CURSOR_KEY));
       assert.ok(cursor < N, 'the writer is waiting');
       await client.xgroup('DESTROY', STREAM_KEY, 'gone');
+      const destroyedAt = pacing.length;
       await producing;
       await untilRead(kept, N);
       assertSeqs(kept.seqs, range(1, N), 'kept');
-      assert.equal(pacing[pacing.length - 1]!.paced, false);
+      // The next look at the groups no longer finds it ('kept' may pace the writer for a moment itself).
+      const later = pacing.slice(destroyedAt + 1);
+      assert.ok(later.length > 0 && later.every((p) => p.group !== 'gone' && !p.groups.some((g) => g.name === 'gone')), JSON.stringify(later.slice(0, 3)));
       assert.ok((await client.xlen(STREAM_KEY)) <= XLEN_BOUND, 'trimmed to the cap again');
     });
 
@@ -208,7 +211,9 @@ for (const server of SERVERS) {
       assertSeqs(live.seqs, range(1, N), 'live');
       assert.ok(pacing.some((p) => p.paced && (p.group === 'idle' || p.group === 'nobody')), 'the writer waited for them first');
       const lastReport = pacing[pacing.length - 1]!;
-      assert.equal(lastReport.paced, false);
+      // Once both went stale, only 'live' may hold the writer back.
+      const stale = pacing.findIndex((p) => p.groups.filter((g) => g.stale).length === 2);
+      assert.ok(stale >= 0 && pacing.slice(stale).every((p) => !p.paced || p.group === 'live'));
       for (const name of ['idle', 'nobody']) {
         const g = lastReport.groups.find((x) => x.name === name)!;
         assert.deepEqual({ stale: g.stale, counted: g.counted }, { stale: true, counted: false }, name);
