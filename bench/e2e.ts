@@ -21,7 +21,15 @@
  *
  *   npm run bench -- [--frames 200000] [--only firehose-redis,sentinel,replicated,cluster,pipelined,per-event]
  *                    [--rounds 1] [--replicas N (default: sentinel 2, cluster 1)] [--latency-seconds 10]
+ *                    [--pacing-cap 20000] [--relay-drop-ms 1000] [--pacing-rounds 3] [--compare <dir>]
  *
+ * --compare <dir> runs another build of firehose-redis (a checkout built in
+ * <dir>) in every round next to this one, in alternating order, and prints
+ * the medians' ratios: throughput, CPU per event, Redis's CPU per event.
+ *
+ * Then consumer pacing (`--only pacing`, bench/pacing.ts): the same corpus
+ * with a consumer group that keeps up, and one whose worker is 10x slower
+ * than the writer. *
  * The machine is shared and noisy: compare the ratios, which come from one
  * run, rather than absolute figures across runs.
  */
@@ -38,7 +46,9 @@ import { createDecoder } from '../src/decoder.js';
 import { RedisCluster } from '../test/support/cluster.js';
 import { RedisServer } from '../test/support/redis.js';
 import { SentinelSet } from '../test/support/sentinel.js';
-import { syntheticStream } from './corpus.js';
+import { seqOf, syntheticStream } from './corpus.js';
+import { runPacing } from './pacing.js';
+import { cpuByThread, cpuSeconds, median, peakRssMb, redisCpuSeconds } from './proc.js';
 import { startBenchRelay } from './relay-server.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -53,6 +63,10 @@ const { values } = parseArgs({
     'latency-rate': { type: 'string', default: '500' },
     rounds: { type: 'string', default: '1' },
     replicas: { type: 'string' },
+    'pacing-cap': { type: 'string', default: '20000' },
+    'relay-drop-ms': { type: 'string', default: '1000' },
+    'pacing-rounds': { type: 'string', default: '3' },
+    compare: { type: 'string' },
   },
 });
 const N = Number(values.frames);
@@ -73,6 +87,9 @@ const OURS = {
 
 const SUBJECTS: Subject[] = [
   { name: 'firehose-redis', ...OURS },
+  ...(values.compare
+    ? [{ name: path.basename(path.resolve(values.compare)), ...OURS, args: [path.resolve(values.compare, 'dist/src/cli.js'), 'run'] }]
+    : []),
   { name: 'sentinel', ...OURS, topology: 'sentinel' },
   // The sentinel's primary and replicas, written directly: what replication costs, without Sentinel.
   { name: 'replicated', ...OURS, topology: 'replicated' },
@@ -121,6 +138,8 @@ interface Result {
   eventsPerSec: number;
   cpuPer100k: number;
   cpuUsPerEvent: number;
+  /** Redis's CPU per event (in a cluster, the node that holds the stream). */
+  redisUsPerEvent: number;
   peakRssMb: number;
   threads: Record<string, number>;
 }
@@ -140,30 +159,6 @@ function corpusFile(): { file: string; frames: Buffer[] } {
   }
   fs.closeSync(out);
   return { file, frames };
-}
-
-/** utime + stime of a live process, in seconds (all its threads). */
-function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // CLK_TCK is 100 on Linux
-}
-
-/** CPU seconds per thread name (the main thread is "node"). */
-function cpuByThread(pid: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-    const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\s+$/, '');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
-  }
-  return out;
-}
-
-function peakRssMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 function lines(child: ChildProcess, onLine: (o: Record<string, unknown>) => void): void {
@@ -189,6 +184,7 @@ async function runSubject(s: Subject, capture: string, target: Target, expected:
     if (o.event === 'connected' && !connectedAt) connectedAt = o.at as number;
   });
   while (!port) await sleep(20);
+  const redisCpuBefore = await redisCpuSeconds(client);
   const child = spawn(process.execPath, s.args, {
     env: { ...process.env, RELAY_URL: `ws://127.0.0.1:${port}`, REDIS_STREAM_KEY: STREAM, ...target.env, ...s.env },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -217,6 +213,7 @@ async function runSubject(s: Subject, capture: string, target: Target, expected:
   const cpu = cpuSeconds(child.pid!);
   const threads = cpuByThread(child.pid!);
   const rss = peakRssMb(child.pid!);
+  const redisCpu = (await redisCpuSeconds(client)) - redisCpuBefore;
   child.kill('SIGKILL');
   relay.kill('SIGKILL');
   const seconds = (doneAt - connectedAt) / 1000;
@@ -227,6 +224,7 @@ async function runSubject(s: Subject, capture: string, target: Target, expected:
     eventsPerSec: last / seconds,
     cpuPer100k: (cpu / last) * 1e5,
     cpuUsPerEvent: (cpu / last) * 1e6,
+    redisUsPerEvent: (redisCpu / last) * 1e6,
     peakRssMb: rss,
     threads,
   };
@@ -300,9 +298,12 @@ async function main(): Promise<void> {
     const rounds = Number(values.rounds);
     for (let round = 1; round <= rounds; round++) {
       if (rounds > 1) console.log(`round ${round} of ${rounds}`);
-      for (const s of SUBJECTS) {
-        if (only && !only.includes(s.name)) continue;
-        if (round > 1 && !s.args.includes(OURS.args[0]!)) continue; // the baselines once: they are 10x apart
+      // The compared build goes first in every other round, so that neither always runs on a warmer machine.
+      const order = values.compare && round % 2 === 0 ? [SUBJECTS[1]!, SUBJECTS[0]!, ...SUBJECTS.slice(2)] : SUBJECTS;
+      for (const s of order) {
+        const compared = values.compare && s === SUBJECTS[1];
+        if (only && !only.includes(s.name) && !compared) continue;
+        if (round > 1 && s.args[0]!.includes('baselines')) continue; // the baselines once: they are 10x apart
         console.log(`running ${s.name} ...`);
         // A topology runs only while its subject does, so that it costs the others nothing.
         const topo = s.topology === 'cluster' ? await clusterTarget() : s.topology ? await sentinelTarget(s.topology === 'sentinel') : undefined;
@@ -315,7 +316,7 @@ async function main(): Promise<void> {
         results.push(r);
         console.log(
           `  ${r.name.padEnd(15)} ${r.entries} entries in ${r.seconds.toFixed(2)} s: ${Math.round(r.eventsPerSec)} events/s, ` +
-            `${r.cpuPer100k.toFixed(2)} CPU s per 100k events (${r.cpuUsPerEvent.toFixed(1)} µs/event), peak RSS ${r.peakRssMb.toFixed(0)} MB`,
+            `${r.cpuPer100k.toFixed(2)} CPU s per 100k events (${r.cpuUsPerEvent.toFixed(1)} µs/event; Redis ${r.redisUsPerEvent.toFixed(1)} µs/event), peak RSS ${r.peakRssMb.toFixed(0)} MB`,
         );
         const busy = Object.entries(r.threads).filter(([, s]) => s > 0).sort((a, b) => b[1] - a[1]);
         console.log(`    CPU by thread: ${busy.map(([n, s]) => `${n} ${((s / r.entries) * 1e6).toFixed(1)} µs/event`).join(', ')}`);
@@ -332,6 +333,16 @@ async function main(): Promise<void> {
         console.log(`  ${t.padEnd(9)} ${ratios.map((x) => x.toFixed(2)).join(' ')}   median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)}x`);
       }
     }
+    if (values.compare) {
+      const by = (name: string) => results.filter((r) => r.name === name);
+      const ours = by(SUBJECTS[0]!.name);
+      const theirs = by(SUBJECTS[1]!.name);
+      const ratio = (f: (r: Result) => number) => (median(ours.map(f)) / median(theirs.map(f))).toFixed(3);
+      console.log(
+        `\nthis build vs ${SUBJECTS[1]!.name} (medians of ${ours.length}): throughput ${ratio((r) => r.eventsPerSec)}x, ` +
+          `CPU per event ${ratio((r) => r.cpuUsPerEvent)}x, Redis CPU per event ${ratio((r) => r.redisUsPerEvent)}x`,
+      );
+    }
     const ceiling = redisCeiling(redis, meanData);
     console.log(`redis-benchmark, one connection, pipelined XADD of ${meanData}-byte payloads: ${Math.round(ceiling)} XADD/s`);
 
@@ -347,6 +358,28 @@ async function main(): Promise<void> {
         console.log(`  throughput vs per-event baseline: ${(ours.eventsPerSec / perEvent.eventsPerSec).toFixed(1)}x   CPU/event: ${(perEvent.cpuPer100k / ours.cpuPer100k).toFixed(1)}x less`);
       }
       console.log(`  throughput vs Redis ceiling:      ${(ours.eventsPerSec / ceiling).toFixed(2)}x`);
+    }
+    if (!only || only.includes('pacing')) {
+      const cap = Number(values['pacing-cap']);
+      const dropMs = Number(values['relay-drop-ms']);
+      console.log(`\nconsumer pacing: REDIS_MAX_STREAM_LEN=${cap}, the relay drops a consumer that reads nothing for ${dropMs} ms ...`);
+      const runs = await runPacing(
+        { capture: file, redis, lastSeq: seqOf(frames[frames.length - 1]!)!, entries: expected, cap, relayDropMs: dropMs, rounds: Number(values['pacing-rounds']) },
+        (line) => console.log(line),
+      );
+      const by = (n: string) => runs.find((r) => r.name === n)!;
+      const ratio = (a: string, b: string) => (by(a).eventsPerSec / by(b).eventsPerSec).toFixed(3);
+      const cpu = (n: string) => by(n).serviceUsPerEvent + by(n).redisUsPerEvent;
+      console.log(
+        `  caught-up group vs no group: ${ratio('caught-up group', 'no group')}x, vs today: ${ratio('caught-up group', 'today')}x (target >= 0.95); ` +
+          `CPU per event (service + Redis): ${(cpu('caught-up group') / cpu('today')).toFixed(3)}x today's`,
+      );
+      console.log(`  no group vs today: ${ratio('no group', 'today')}x   workers keeping up vs no group: ${ratio('workers keeping up', 'no group')}x (paced ${by('workers keeping up').pacedSeconds.toFixed(1)} s)`);
+      const slow = by('10x slower');
+      console.log(
+        `  10x slower: ${ratio('10x slower', 'no group')}x the no-group rate, paced ${slow.pacedSeconds.toFixed(1)} of ${slow.seconds.toFixed(1)} s, ` +
+          `${slow.reconnects - by('no group').reconnects} relay reconnects more than with no group, peak RSS ${slow.peakRssMb.toFixed(0)} MB vs ${by('no group').peakRssMb.toFixed(0)} MB`,
+      );
     }
     if ((!only || only.includes('firehose-redis')) && Number(values['latency-seconds']) > 0) {
       const secs = Number(values['latency-seconds']);

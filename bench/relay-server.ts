@@ -4,10 +4,11 @@
  * socket in large slices after a minimal handshake. Every subject of the
  * benchmark is served by the same code.
  *
- *   node dist/bench/relay-server.js <capture> [--rate <frames/s>]
+ *   node dist/bench/relay-server.js <capture> [--rate <frames/s>] [--drop-slow-ms <ms>]
  *
  * prints {"event":"listening","port"} and then {"event":"connected","at"}
- * and {"event":"sent","at","frames"} per connection, as JSON lines.
+ * and {"event":"sent","at","frames"} per connection, as JSON lines, and
+ * {"event":"dropped","at"} for each consumer dropped as too slow.
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -16,6 +17,7 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readCapture } from '../src/capture.js';
+import { encodeFrame } from '../test/support/dag.js';
 import { seqOf } from './corpus.js';
 
 export interface BenchRelayOptions {
@@ -26,9 +28,20 @@ export interface BenchRelayOptions {
   /** Paced mode only: called just before each frame is written. */
   onSend?: (seq: number, at: number) => void;
   onSent?: (at: number, frames: number) => void;
+  /**
+   * As fast as possible only: a consumer that has not read what the socket
+   * holds within this many ms is dropped, as public relays drop slow
+   * consumers: a ConsumerTooSlow error frame, then the socket is ended.
+   */
+  dropSlowMs?: number;
+  onDropped?: (at: number) => void;
 }
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+const TOO_SLOW = (() => {
+  const frame = encodeFrame({ op: -1 }, { error: 'ConsumerTooSlow', message: 'the bench relay dropped a consumer that stopped reading' });
+  return Buffer.concat([wsHeader(frame.length), frame]);
+})();
 
 function wsHeader(len: number): Buffer {
   if (len < 126) return Buffer.from([0x82, len]);
@@ -112,13 +125,24 @@ export function startBenchRelay(opts: BenchRelayOptions, port = 0): Promise<{ po
       return;
     }
     let pos = offsets[i]!;
+    let dropped = false;
     const pump = () => {
-      while (pos < wire.length && !socket.destroyed) {
+      while (pos < wire.length && !socket.destroyed && !dropped) {
         const end = Math.min(wire.length, pos + (1 << 20));
         const more = socket.write(wire.subarray(pos, end));
         pos = end;
         if (!more) {
-          socket.once('drain', pump);
+          const timer = opts.dropSlowMs
+            ? setTimeout(() => {
+                dropped = true;
+                socket.end(TOO_SLOW);
+                opts.onDropped?.(Date.now());
+              }, opts.dropSlowMs)
+            : undefined;
+          socket.once('drain', () => {
+            clearTimeout(timer);
+            pump();
+          });
           return;
         }
       }
@@ -141,7 +165,7 @@ export function startBenchRelay(opts: BenchRelayOptions, port = 0): Promise<{ po
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { rate: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { rate: { type: 'string' }, 'drop-slow-ms': { type: 'string' } } });
   const frames = readCapture(positionals[0]!).map((f) => f.bytes);
   const say = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
   const relay = await startBenchRelay({
@@ -149,6 +173,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     rate: values.rate ? Number(values.rate) : 0,
     onConnected: (at) => say({ event: 'connected', at }),
     onSent: (at, n) => say({ event: 'sent', at, frames: n }),
+    dropSlowMs: values['drop-slow-ms'] ? Number(values['drop-slow-ms']) : undefined,
+    onDropped: (at) => say({ event: 'dropped', at }),
   });
   say({ event: 'listening', port: relay.port });
 }

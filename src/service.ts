@@ -18,6 +18,13 @@ const PROGRESS_EVERY_EVENTS = 10_000;
 const DETAIL_LINES = 20;
 const DETAIL_WINDOW_MS = 10_000;
 
+/** 2.5 s, 90 s, 15 min, 72 h. */
+function duration(ms: number): string {
+  if (ms < 120_000) return `${Math.round(ms / 100) / 10} s`;
+  if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`;
+  return `${Math.round(ms / 3_600_000)} h`;
+}
+
 /** Keeps noisy warnings readable: details up to a limit, then a count. */
 class Throttle {
   private windowStart = 0;
@@ -160,7 +167,9 @@ export class Service {
     const res = await this.ingester.close(Math.max(0, deadline - Date.now()));
     this.progress(true);
     const cursor = this.durable ?? 'none';
-    if (res.pendingFrames === 0 && this.redisProblem) {
+    if (res.pendingFrames === 0 && this.failure) {
+      this.log.info({ cursor: this.durable }, `stopped after the error above; nothing received was left unwritten, cursor ${cursor}`);
+    } else if (res.pendingFrames === 0 && this.redisProblem) {
       // Nothing received is lost: Redis being down now is no reason to fail.
       this.log.info({ cursor: this.durable }, `stopped cleanly: nothing was left to write while Redis is unavailable (${this.redisProblem}); cursor ${cursor}`);
     } else if (res.pendingFrames === 0) {
@@ -222,10 +231,12 @@ export class Service {
     // Waiting for slow consumers is correct, until the relay can no longer
     // replay what we have not fetched: then events are being lost.
     if (this.pacing.paced) {
-      const behind = this.lastEventTime === undefined ? now - this.pacing.since : now - this.lastEventTime;
+      const age = this.lastEventTime === undefined ? undefined : now - this.lastEventTime;
+      const behind = age ?? now - this.pacing.since;
       if (behind > this.config.replayWindowMs) {
+        const what = age === undefined ? ` for ${duration(behind)}` : `; the newest written event is ${duration(age)} old`;
         reasons.push(
-          `paced by consumer group ${this.pacing.group} for ${Math.round(behind / 3_600_000)} h, past the relay's replay window (RELAY_REPLAY_WINDOW_MS): events are being lost at the relay`,
+          `paced by consumer group ${this.pacing.group}${what}, past the relay's replay window (RELAY_REPLAY_WINDOW_MS ${duration(this.config.replayWindowMs)}): events are being lost at the relay`,
         );
       }
     }
@@ -409,7 +420,9 @@ export class Service {
       this.metrics.relay(false);
       this.metrics.reconnect(reason);
       this.ingester.setStatus(false, relay.url);
-      const msg = `relay connection ended (${reason}: ${detail}); reconnecting in ${delayMs} ms`;
+      // -1: once the writer drains, which pacing may make take long.
+      const next = delayMs >= 0 ? `in ${delayMs} ms` : this.pacing.paced ? 'once the consumer groups catch up' : 'once the writer catches up';
+      const msg = `relay connection ended (${reason}: ${detail}); reconnecting ${next}`;
       if (reason === 'future-cursor') this.log.error({ reason, delayMs }, msg);
       else this.log.warn({ reason, delayMs }, msg);
     });

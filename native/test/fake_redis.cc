@@ -130,6 +130,7 @@ void Server::wipe() {
   streams.clear();
   expiry.clear();
   groups.clear();
+  added_.clear();
 }
 
 std::string Server::xadd(const std::string& stream, std::vector<std::string> fields) {
@@ -143,6 +144,7 @@ std::string Server::xadd(const std::string& stream, std::vector<std::string> fie
   std::string id = std::to_string(last_ms_) + "-" + std::to_string(last_seq_);
   streams[stream].push_back(Entry{id, std::move(fields)});
   touch(stream);
+  added_[stream]++;
   return id;
 }
 
@@ -161,7 +163,7 @@ void Server::scan(const std::string& stream, bool only, const std::vector<std::s
       if (floor.empty() || id_less(need, floor)) floor = need;
     }
     out.push_back(bulk(g.name));
-    out.push_back(integer(lag));
+    out.push_back(integer(g.lag_nil ? -1 : lag));
     out.push_back(integer(int64_t(g.pending.size())));
     out.push_back(integer(counted ? 1 : 0));
     out.push_back(bulk(g.delivered));
@@ -170,20 +172,29 @@ void Server::scan(const std::string& stream, bool only, const std::vector<std::s
 
 std::string Server::groups_script(const std::vector<std::string>& a) {
   const std::string& stream = a[3];
-  bool only = a[4] == "only";
-  size_t kn = std::stoul(a[5]);
-  std::vector<std::string> names(a.begin() + 6, a.begin() + 6 + long(kn));
+  size_t cap = std::stoul(a[4]);
+  bool only = a[5] == "only";
+  size_t kn = std::stoul(a[6]);
+  std::vector<std::string> names(a.begin() + 7, a.begin() + 7 + long(kn));
   std::vector<std::string> g;
   std::string floor;
   scan(stream, only, names, g, floor);
   std::vector<Entry>& s = streams[stream];
-  std::vector<std::string> reply = {integer(int64_t(s.size())), bulk(floor)};
-  if (!g.empty()) {
-    reply.push_back(bulk(s.empty() ? "0-0" : s.front().id));
-    reply.push_back(bulk(std::to_string(last_ms_) + "-" + std::to_string(last_seq_)));
-    reply.push_back(integer(int64_t(s.size())));
-    for (std::string& x : g) reply.push_back(std::move(x));
+  if (cap > 0 && s.size() > cap) {
+    // Exact where Redis is approximate (~): never more than Redis would trim.
+    size_t excess = s.size() - cap, n = excess;
+    if (!floor.empty()) {
+      n = 0;
+      while (n < excess && id_less(s[n].id, floor)) n++;
+    }
+    s.erase(s.begin(), s.begin() + long(n));
+    if (n) touch(stream);
   }
+  std::vector<std::string> reply = {integer(int64_t(s.size()))};
+  reply.push_back(bulk(s.empty() ? "0-0" : s.front().id));
+  reply.push_back(bulk(std::to_string(last_ms_) + "-" + std::to_string(last_seq_)));
+  reply.push_back(integer(added_[stream]));
+  for (std::string& x : g) reply.push_back(std::move(x));
   return array(reply);
 }
 
@@ -352,6 +363,13 @@ std::string Server::run(const std::vector<std::string>& cmd) {
     for (const std::string& f : e.fields) fields.push_back(bulk(f));
     return array({array({bulk(e.id), array(fields)})});
   }
+  if (name == "XINFO" && upper(cmd[1]) == "GROUPS") {
+    if (!streams.count(cmd[2])) return error("ERR no such key");
+    std::vector<std::string> out;
+    for (const Group& g : groups[cmd[2]]) out.push_back(array({bulk("name"), bulk(g.name)}));
+    return array(out);
+  }
+  if (name == "XPENDING") return error("NOGROUP No such key '" + cmd[1] + "' or consumer group '" + cmd[2] + "'");
   if (name == "XINFO") {
     for (const Group& g : groups[cmd[2]]) {
       if (g.name != cmd[3]) continue;

@@ -49,6 +49,9 @@ struct Group {
   std::string delivered = "0-0";
   std::vector<std::string> pending;  // entry ids
   int64_t idle_ms = 0;
+  // Redis cannot tell its lag (XINFO GROUPS lag nil), as for a group
+  // created at '$' that has not caught up yet.
+  bool lag_nil = false;
 };
 
 // One connection's state on the server: WATCHed keys, a MULTI under way.
@@ -104,6 +107,7 @@ class Server {
 
   Clock& clock_;
   uint64_t last_ms_ = 0, last_seq_ = 0;
+  std::map<std::string, int64_t> added_;  // entries ever added, per stream
   std::map<std::string, std::string> sha_;  // sha -> script name
   std::map<std::string, uint64_t> versions_;
   uint64_t epoch_ = 0;  // moves on restore() and wipe(): every watch is void
@@ -112,7 +116,7 @@ class Server {
 // What happens to a command (counted per name, 1-based).
 enum class Act { Reset, ResetAfter, Timeout, TimeoutAfter, Hold, Error };
 struct Rule {
-  std::string command;  // "EVALSHA:batch", "EVALSHA:lease", "GET", "SCRIPT", ...
+  std::string command;  // "EVALSHA:groups", "EVALSHA:lease", "GET", "SCRIPT", ...
   int nth;
   Act act;
   std::string error;  // for Act::Error

@@ -559,6 +559,89 @@ TEST(writer_core_paces_by_the_slowest_group_and_trims_nothing_it_needs) {
   CHECK(most <= 10 + 3 + 3);  // the cap, plus the batch in flight when pacing began
 }
 
+// A group created at '$' once entries exist: Redis 7.0 reports its lag as
+// nil until it catches up. The writer estimates the backlog from the
+// stream's counters, which every reply carries, also those from before the
+// group existed: never less than the truth (pacing would come late), and
+// more only by what one batch adds.
+TEST(writer_core_estimates_the_backlog_of_a_group_whose_lag_redis_cannot_tell) {
+  fh::WriterConfig c = test_config();
+  c.max_stream_len = 10;
+  Rig r(c);
+  auto parts = [](const std::string& id) {
+    return std::make_pair(std::stoull(id.substr(0, id.find('-'))), std::stoull(id.substr(id.find('-') + 1)));
+  };
+  auto undelivered = [&](const fake::Group& g) {
+    int64_t n = 0;
+    for (const fake::Entry& e : r.server->streams[kStream]) n += parts(g.delivered) < parts(e.id);
+    return n;
+  };
+  std::vector<std::string> read;
+  bool reading = false;
+  r.clock.on_wait = [&] {
+    if (!reading || r.server->groups[kStream].empty()) return;
+    fake::Group& g = r.server->groups[kStream][0];
+    size_t before = read.size();
+    for (const fake::Entry& e : r.server->streams[kStream]) {
+      if (read.size() - before >= 2) break;
+      if (parts(g.delivered) < parts(e.id)) {
+        g.delivered = e.id;
+        read.push_back(e.seq());
+      }
+    }
+  };
+  size_t estimates = 0, paced = 0;
+  r.on_event = [&](const WriterEvent& e) {
+    if (e.type == T::Batch && e.batch.cursor == "9" && r.server->groups[kStream].empty()) {
+      // XGROUP CREATE ... $: delivered up to the newest entry, lag unknown.
+      r.server->groups[kStream].push_back(fake::Group{"late", r.server->streams[kStream].back().id, {}, 0, true});
+      r.push_range(10, 40);
+    }
+    if (e.type == T::Pacing && !e.groups.empty()) {
+      estimates++;
+      int64_t truth = undelivered(r.server->groups[kStream][0]);
+      CHECK(e.groups[0].undelivered >= truth);
+      CHECK(e.groups[0].undelivered <= truth + int64_t(c.batch_max_events));
+      if (e.paced) {
+        paced++;
+        reading = true;  // the group starts reading once it holds the writer back
+      }
+    }
+    if (e.type == T::Batch && e.batch.cursor == "40") r.close_in(60'000);
+  };
+  r.push_range(1, 9);
+  r.run();
+  CHECK_EQ(r.cursor(), "40");
+  CHECK(paced >= 1);
+  CHECK(estimates >= 3);
+  // Nothing the group had not read was trimmed: it read 10..40, or they are still there.
+  std::vector<std::string> all = read;
+  for (const fake::Entry& e : r.server->streams[kStream]) {
+    if (parts(r.server->groups[kStream][0].delivered) < parts(e.id)) all.push_back(e.seq());
+  }
+  CHECK(all == range(10, 40));
+}
+
+// An ACL that refuses XINFO: said before the first batch, with what to
+// change, and nothing written.
+TEST(writer_core_stops_before_writing_when_the_acl_refuses_what_pacing_needs) {
+  for (const char* cmd : {"XINFO", "XPENDING"}) {
+    fh::WriterConfig c = test_config();
+    c.max_stream_len = 10;
+    Rig r(c);
+    r.net.rules.push_back({cmd, 1, fake::Act::Error, std::string("NOPERM this user has no permissions to run the '") + cmd + "' command"});
+    r.push_range(1, 3);
+    r.close_in(10'000);
+    r.run();
+    CHECK_EQ(r.count(T::Fatal), 1u);
+    if (const WriterEvent* f = r.first(T::Fatal)) {
+      CHECK(f->error.find(std::string("may not run ") + cmd + " on firehose:events") != std::string::npos);
+      CHECK(f->error.find("REDIS_TRIM=maxlen") != std::string::npos);
+    }
+    CHECK(r.seqs().empty());
+  }
+}
+
 TEST(writer_core_keeps_the_status_key_fresh_under_load) {
   fh::WriterConfig c = test_config();
   c.status_key = "firehose:status";

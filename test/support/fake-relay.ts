@@ -2,7 +2,7 @@
  * A relay for tests: a ws server speaking subscribeRepos on a free loopback
  * port. It serves a list of frames with known seqs, honours ?cursor=, and
  * can misbehave on request: drop connections, go silent, ignore pings,
- * send error or #info frames.
+ * send error or #info frames, drop consumers that read too slowly.
  */
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -23,12 +23,14 @@ export interface RelayConnection {
   ws: WebSocket;
   /** Frames sent on this connection. */
   sent: number;
+  /** Closed with ConsumerTooSlow (tooSlowBytes). */
+  tooSlow: boolean;
 }
 
 export interface FakeRelayOptions {
   /** Pause between frames; 0 sends as fast as the socket drains. */
   intervalMs?: number;
-  /** Frames sent back to back before each pause (default 1): a steady rate above 1000/s. */
+  /** Frames sent back to back before each pause (default 1, with tooSlowBytes 50): a steady rate above 1000/s. */
   burst?: number;
   /** Close each connection (code 1011) after sending this many frames. */
   dropEvery?: number;
@@ -36,6 +38,13 @@ export interface FakeRelayOptions {
   silentAfter?: number;
   /** Answer pings (default true); false looks like a dead TCP peer. */
   answerPings?: boolean;
+  /**
+   * Drop slow consumers, as bsky.network does: frames go out as they are
+   * due (`burst` every `intervalMs`), without waiting for the client to read
+   * them, and once more than this many bytes wait in the connection's send
+   * buffer, the relay sends a ConsumerTooSlow error frame and closes.
+   */
+  tooSlowBytes?: number;
   /**
    * Takes over a connection instead of the default serving; return to let
    * the default serving go on, or do everything yourself and close.
@@ -94,6 +103,7 @@ export class FakeRelay {
       at: Date.now(),
       ws,
       sent: 0,
+      tooSlow: false,
     };
     this.connections.push(conn);
     ws.on('error', () => {});
@@ -111,6 +121,7 @@ export class FakeRelay {
     const after = conn.cursor === null ? -Infinity : Number(conn.cursor);
     let i = this.frames.findIndex((f) => f.seq > after);
     if (i < 0) i = this.frames.length;
+    if (this.opts.tooSlowBytes !== undefined) return this.serveLive(conn, i);
     while (!this.closed && ws.readyState === ws.OPEN) {
       if (this.opts.dropEvery && conn.sent >= this.opts.dropEvery) {
         ws.close(1011, 'dropped by the test relay');
@@ -123,6 +134,26 @@ export class FakeRelay {
       }
       await this.send(conn, this.frames[i++]!.bytes);
       if (this.opts.intervalMs && conn.sent % (this.opts.burst ?? 1) === 0) await sleep(this.opts.intervalMs);
+    }
+  }
+
+  /** tooSlowBytes: frames go out on the relay's schedule; a client that falls behind is dropped. */
+  private async serveLive(conn: RelayConnection, from: number): Promise<void> {
+    const { ws } = conn;
+    const burst = this.opts.burst ?? 50;
+    let i = from;
+    while (!this.closed && ws.readyState === ws.OPEN) {
+      if (ws.bufferedAmount > this.opts.tooSlowBytes!) {
+        conn.tooSlow = true;
+        ws.send(errorFrame('ConsumerTooSlow', `more than ${this.opts.tooSlowBytes} bytes waiting`), { binary: true });
+        ws.close(1008, 'consumer too slow');
+        return;
+      }
+      for (let n = 0; n < burst && i < this.frames.length; n++, i++) {
+        conn.sent++;
+        ws.send(this.frames[i]!.bytes, { binary: true });
+      }
+      await sleep(this.opts.intervalMs ?? 1);
     }
   }
 

@@ -28,7 +28,15 @@ export interface RedisServerOptions {
   port?: number;
   /** Run as a sentinel with these configuration lines (sentinel.conf in its directory, rewritten by it). */
   sentinel?: string[];
+  /** The server program: redis-server (default) or valkey-server, which takes the same arguments. */
+  binary?: string;
 }
+
+/** The servers that suites parametrized over "Redis and Valkey" run against: Debian 12's, and bookworm-backports'. */
+export const SERVERS = [
+  { name: 'redis-server 7.0', binary: 'redis-server' },
+  { name: 'valkey-server 8', binary: 'valkey-server' },
+] as const;
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -131,18 +139,19 @@ export class RedisServer {
       ...(this.opts.args ?? []),
       ...extraArgs,
     ];
-    const proc = spawn('redis-server', args, { stdio: 'ignore' });
+    const binary = this.opts.binary ?? 'redis-server';
+    const proc = spawn(binary, args, { stdio: 'ignore' });
     live.add(proc);
     proc.once('exit', () => live.delete(proc));
     this.proc = proc;
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
-      if (!this.running) throw new Error(`redis-server exited at start; see ${path.join(this.dir, 'redis.log')}`);
+      if (!this.running) throw new Error(`${binary} exited at start; see ${path.join(this.dir, 'redis.log')}`);
       const r = await ping(this.port, this.opts.requirepass);
       if (r === 'pong' || (r === 'loading' && until === 'loading')) return;
       await new Promise((r) => setTimeout(r, 20));
     }
-    throw new Error(`redis-server on port ${this.port} did not answer within 10 s`);
+    throw new Error(`${binary} on port ${this.port} did not answer within 10 s`);
   }
 
   /** An ioredis client, closed by stop(). */

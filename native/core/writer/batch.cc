@@ -5,7 +5,6 @@
 #include <random>
 #include <tuple>
 
-#include "resp.h"
 
 namespace fh {
 
@@ -163,8 +162,7 @@ void BatchBuilder::build(const std::vector<QueuedFrame>& frames, Batch& b, SeqFl
   if (dash_.recent_on() && recent_changed) b.recent = dash_.recent_json();
 }
 
-void encode_check(const WriterConfig& cfg, const std::string& groups_sha, const std::vector<std::string>& group_names,
-                  bool only, Buffer& out) {
+void encode_check(const WriterConfig& cfg, Buffer& out) {
   out.clear();
   RespWriter w(out);
   std::string lease = cfg.lease_key(), fence = cfg.fence_key();
@@ -183,18 +181,20 @@ void encode_check(const WriterConfig& cfg, const std::string& groups_sha, const 
   w.bulk(cfg.cursor_key);
   w.bulk(fence);
   w.bulk(lease);
-  if (groups_sha.empty()) return;
-  w.array(6 + group_names.size());
-  w.bulk("EVALSHA");
-  w.bulk(groups_sha);
-  w.bulk("1");
-  w.bulk(cfg.stream_key);
-  w.bulk(only ? "only" : "all");
-  w.bulk(uint64_t(group_names.size()));
-  for (const std::string& n : group_names) w.bulk(n);
 }
 
-size_t check_replies(bool groups) { return groups ? 4 : 3; }
+void encode_groups(RespWriter& w, const std::string& stream, uint64_t cap, const std::string& sha, bool only,
+                   const std::vector<std::string>& names) {
+  w.array(7 + names.size());
+  w.bulk("EVALSHA");
+  w.bulk(sha);
+  w.bulk("1");
+  w.bulk(stream);
+  w.bulk(cap);
+  w.bulk(only ? "only" : "all");
+  w.bulk(uint64_t(names.size()));
+  for (const std::string& n : names) w.bulk(n);
+}
 
 size_t encode_exec(const WriterConfig& cfg, const Batch& b, const BatchHeader& h, Buffer& head, Buffer& tail) {
   head.clear();
@@ -227,15 +227,8 @@ size_t encode_exec(const WriterConfig& cfg, const Batch& b, const BatchHeader& h
     w.bulk("~");
     w.bulk(h.cap);
     queued++;
-  } else if (h.trim == BatchHeader::Trim::MinId) {
-    w.array(7);
-    w.bulk("XTRIM");
-    w.bulk(cfg.stream_key);
-    w.bulk("MINID");
-    w.bulk("~");
-    w.bulk(h.floor);
-    w.bulk("LIMIT");
-    w.bulk(h.limit);
+  } else if (h.trim == BatchHeader::Trim::Groups) {
+    encode_groups(w, cfg.stream_key, h.cap, h.groups_sha, h.only, h.names);
     queued++;
   }
   for (const auto& [on, key, json] : {std::tuple{h.recent_key, &cfg.recent_key, &b.recent},

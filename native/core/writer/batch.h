@@ -1,8 +1,8 @@
 // One fenced batch. The fence is optimistic locking: the writer WATCHes
 // the cursor, fence and lease keys and reads them (the check); only if they
 // hold what the batch was built on does it send MULTI, one XADD per entry,
-// the cursor, the fence, the lease renewal, the trim and the dashboard,
-// then EXEC. A change to any watched key in between, by another instance,
+// the cursor, the fence, the lease renewal, the trim (with pacing, the
+// groups script, scripts.h) and the dashboard, then EXEC. A change to any watched key in between, by another instance,
 // a stale connection of this one or a failover, makes EXEC apply nothing.
 // (A Lua script doing the same costs Redis about 28 % more CPU per entry:
 // its XADDs go through the scripting layer.)
@@ -22,6 +22,7 @@
 #include "events.h"
 #include "frame.h"
 #include "queue.h"
+#include "resp.h"
 
 namespace fh {
 
@@ -59,6 +60,7 @@ struct Batch {
   TimePoint oldest{}, sent_at{};
   // Set at each send: what it was sent on top of, and what it leaves.
   FenceState before, after;
+  bool groups = false;  // its transaction runs the groups script (pacing)
   std::string status;
 
   // Nothing for Redis: no entry, no cursor move.
@@ -69,11 +71,13 @@ struct Batch {
 struct BatchHeader {
   std::string holder;
   int64_t lease_ttl_ms = 0;
-  // XTRIM after the entries: none, MAXLEN ~ cap, or MINID ~ floor LIMIT n.
-  enum class Trim : uint8_t { None, MaxLen, MinId } trim = Trim::None;
+  // After the entries: no trim, XTRIM MAXLEN ~ cap, or the groups script
+  // (reads the groups, trims as far as they allow).
+  enum class Trim : uint8_t { None, MaxLen, Groups } trim = Trim::None;
   uint64_t cap = 0;
-  std::string floor;
-  uint64_t limit = 0;
+  std::string groups_sha;
+  bool only = false;
+  std::vector<std::string> names;
   bool recent_key = false, status_key = false;  // may these keys be written
 };
 
@@ -91,11 +95,13 @@ class BatchBuilder {
 };
 
 // The check: UNWATCH, WATCH the keys, then read them (MGET cursor fence
-// lease), and with `groups_sha` the consumer groups (read only). Replies:
-// 3, or 4.
-void encode_check(const WriterConfig& cfg, const std::string& groups_sha, const std::vector<std::string>& group_names,
-                  bool only, Buffer& out);
-size_t check_replies(bool groups);
+// lease). Three replies.
+void encode_check(const WriterConfig& cfg, Buffer& out);
+constexpr size_t kCheckReplies = 3;
+
+// The groups script's call (scripts.h).
+void encode_groups(RespWriter& w, const std::string& stream, uint64_t cap, const std::string& sha, bool only,
+                   const std::vector<std::string>& names);
 
 // The transaction around b's XADDs: `head` is MULTI, `tail` everything
 // after the entries up to EXEC. Returns how many commands were queued.

@@ -596,15 +596,23 @@ bool WriterCore::poll_groups(RedisError& err) {
   bool only = false;
   std::vector<std::string> names;
   pacing_.selection(only, names);
-  std::vector<std::string> cmd = {"EVALSHA", groups_sha_, "1", cfg_.stream_key, only ? "only" : "all",
+  std::vector<std::string> cmd = {"EVALSHA", groups_sha_, "1", cfg_.stream_key, "0", only ? "only" : "all",
                                   std::to_string(names.size())};
   cmd.insert(cmd.end(), names.begin(), names.end());
   std::vector<Reply> r;
-  if (!pipeline(*conn_, {cmd}, r, err)) return false;
-  const redisReply* x = r[0].get();
+  return pipeline(*conn_, {cmd}, r, err) && read_groups(r[0].get(), err);
+}
+
+// The groups script's reply, alone or in a batch's transaction.
+bool WriterCore::read_groups(const redisReply* x, RedisError& err) {
   if (is_error(x)) {
     err = refusal(*conn_, "read the consumer groups of " + cfg_.stream_key +
                               " (XINFO, XPENDING; or set REDIS_TRIM=maxlen)", reply_text(x));
+    return false;
+  }
+  if (!Pacing::well_formed(x)) {
+    err.fault = Fault::Fatal;
+    err.message = "the consumer groups script on " + cfg_.stream_key + " gave an unexpected reply";
     return false;
   }
   update_pacing(pacing_.update(x, clock_.now()));
@@ -625,6 +633,8 @@ bool WriterCore::check_stale(RedisError& err) {
   }
   if (!groups_checked_ && !cfg_.pacing.only_groups.empty()) {
     groups_checked_ = true;
+    // The groups as they are now: before the first batch none were read yet.
+    if (!poll_groups(err)) return false;
     std::string have;
     for (const GroupState& g : pacing_.groups()) have += (have.empty() ? "" : ", ") + g.name;
     for (const std::string& want : cfg_.pacing.only_groups) {
@@ -746,45 +756,39 @@ bool WriterCore::send(Batch& b, RedisError& err) {
   BatchHeader h;
   h.holder = lease_.holder();
   h.lease_ttl_ms = lease_.ttl_ms();
-  pacing_.trim(b.entries, h);
+  pacing_.trim(groups_sha_, h);
+  b.groups = h.trim == BatchHeader::Trim::Groups;
   h.recent_key = dash_.recent_on();
   h.status_key = dash_.status_on();
   b.queued = encode_exec(cfg_, b, h, head_, tail_);
-  encode_next_check();
+  encode_check(cfg_, check_);
   b.sent_at = now;
   return conn_->send({head_.span(), b.xadds.span(), b.publishes.span(), tail_.span(), check_.span()}, err);
 }
 
-void WriterCore::encode_next_check() {
-  bool only = false;
-  std::vector<std::string> names;
-  if (pacing_.enabled()) pacing_.selection(only, names);
-  encode_check(cfg_, pacing_.enabled() ? groups_sha_ : std::string(), names, only, check_);
-}
-
 // The check alone: WATCH and read the keys, now.
 bool WriterCore::check(RedisError& err) {
-  encode_next_check();
+  encode_check(cfg_, check_);
   std::vector<Reply> r;
-  size_t n = check_replies(pacing_.enabled());
-  if (!conn_->send({check_.span()}, err) || !conn_->receive(n, r, err)) return false;
+  if (!conn_->send({check_.span()}, err) || !conn_->receive(kCheckReplies, r, err)) return false;
   return checked(r.data(), err);
 }
 
-// The check's replies: UNWATCH, WATCH, MGET of cursor, fence and lease, and
-// maybe the groups. True when the keys hold what this writer believes.
+// The check's replies: UNWATCH, WATCH, MGET of cursor, fence and lease.
+// True when the keys hold what this writer believes.
 bool WriterCore::checked(const Reply* r, RedisError& err) {
-  for (size_t i = 0; i < check_replies(pacing_.enabled()); i++) {
+  for (size_t i = 0; i < kCheckReplies; i++) {
     if (is_error(r[i].get())) {
-      err = refusal(*conn_, i == 3 ? "read the consumer groups of " + cfg_.stream_key +
-                                         " (XINFO, XPENDING; or set REDIS_TRIM=maxlen)"
-                                   : std::string("read the writer's keys"),
-                    reply_text(r[i].get()));
+      err = refusal(*conn_, "read the writer's keys", reply_text(r[i].get()));
       return false;
     }
   }
-  if (pacing_.enabled()) update_pacing(pacing_.update(r[3].get(), clock_.now()));
   const redisReply* v = r[2].get();
+  if (v->type != REDIS_REPLY_ARRAY || v->elements != 3) {
+    err.fault = Fault::Fatal;
+    err.message = "MGET of the writer's keys gave an unexpected reply";
+    return false;
+  }
   FenceState now{reply_text(v->element[0]), reply_text(v->element[1])};
   std::string holder = reply_text(v->element[2]);
   if (now == base_ && holder == lease_.holder()) {
@@ -807,7 +811,7 @@ WriterCore::Settled WriterCore::finish(Batch& b) {
 // check's. True when EXEC applied the batch.
 bool WriterCore::receive_batch(Batch& b, RedisError& err) {
   size_t exec = 1 + b.queued;
-  size_t n = exec + 1 + check_replies(pacing_.enabled());
+  size_t n = exec + 1 + kCheckReplies;
   if (!conn_->receive(n, replies_, err)) return false;
   const redisReply* x = replies_[exec].get();
   if (x->type == REDIS_REPLY_ARRAY) {
@@ -914,11 +918,19 @@ void WriterCore::landed(Batch& b, const std::string& last_id) {
 
 // EXEC's results: an ID per XADD, then the other commands' replies. An
 // error among the entries or the keys means Redis applied part of the
-// batch (a key changed type under it): that needs a person. The trim and
-// the dashboard may fail alone; that is worth a warning.
+// batch (a key changed type under it): that needs a person. The trim (or
+// the groups script) and the dashboard may fail alone, leaving the stream
+// untrimmed or the dashboard stale; that is worth a warning.
 bool WriterCore::written(Batch& b, const redisReply* r, RedisError& err) {
-  std::string last_id = b.entries && r->elements >= b.entries ? reply_text(r->element[b.entries - 1]) : std::string();
+  if (r->elements != b.queued) {
+    err.fault = Fault::Fatal;
+    err.message = "EXEC of a batch gave " + std::to_string(r->elements) + " replies for " + std::to_string(b.queued) +
+                  " commands";
+    return false;
+  }
+  std::string last_id = b.entries ? reply_text(r->element[b.entries - 1]) : std::string();
   size_t keys_end = b.entries + b.messages + (b.cursor.empty() ? 0 : 1) + 2;
+  if (b.groups && !is_error(r->element[keys_end]) && !read_groups(r->element[keys_end], err)) return false;
   for (size_t i = 0; i < r->elements; i++) {
     if (!is_error(r->element[i])) continue;
     std::string m = reply_text(r->element[i]);

@@ -84,11 +84,11 @@ class WriterCore {
   Outcome active_loop(RedisError& err);
   Outcome chores(RedisError& err);
   bool poll_groups(RedisError& err);
+  bool read_groups(const redisReply* x, RedisError& err);
   bool check_stale(RedisError& err);
   void update_pacing(bool changed);
   void write_status_alone();
   bool send(Batch& b, RedisError& err);
-  void encode_next_check();
   bool check(RedisError& err);
   bool checked(const Reply* r, RedisError& err);
   Settled finish(Batch& b);

@@ -47,22 +47,20 @@ void Pacing::selection(bool& only, std::vector<std::string>& names) const {
   }
 }
 
-// Trim to at most the cap, but never past the oldest entry a counted group
-// still needs: XTRIM MINID ~ floor LIMIT (the excess). With no counted
-// group, or the blind policy, as the old producers did: MAXLEN ~ cap.
-void Pacing::trim(size_t adding, BatchHeader& h) const {
+// The blind policy trims as the old producers did (MAXLEN ~ cap); pacing
+// runs the groups script in every batch, which trims no further than the
+// groups allow and tells where they stand.
+void Pacing::trim(const std::string& groups_sha, BatchHeader& h) const {
   h.trim = BatchHeader::Trim::None;
   if (cap_ == 0) return;
   h.cap = cap_;
-  uint64_t len = uint64_t(xlen_) + adding;
-  if (mode_ == TrimMode::Blind || floor_.empty()) {
-    if (mode_ == TrimMode::Blind || len > cap_) h.trim = BatchHeader::Trim::MaxLen;
+  if (mode_ == TrimMode::Blind) {
+    h.trim = BatchHeader::Trim::MaxLen;
     return;
   }
-  if (len <= cap_) return;
-  h.trim = BatchHeader::Trim::MinId;
-  h.floor = floor_;
-  h.limit = len - cap_;
+  h.trim = BatchHeader::Trim::Groups;
+  h.groups_sha = groups_sha;
+  selection(h.only, h.names);
 }
 
 void Pacing::remember(const StreamId& last, int64_t added) {
@@ -88,14 +86,24 @@ int64_t Pacing::estimate_undelivered(const StreamId& delivered, const StreamId& 
   return std::min<int64_t>(xlen_, int64_t(double(xlen_) * behind + 0.5) + 1);
 }
 
-bool Pacing::update(const redisReply* r, TimePoint now) {
-  constexpr size_t at = 2;  // after xlen and the floor
-  xlen_ = r->element[0]->integer;
-  floor_ = reply_text(r->element[1]);
-  if (r->elements < at + 3) {
-    groups_.clear();
-    return decide(now);
+bool Pacing::well_formed(const redisReply* r) {
+  auto is = [&](size_t i, int type) { return r->element[i]->type == type; };
+  if (r->type != REDIS_REPLY_ARRAY || r->elements < 4 || (r->elements - 4) % kGroupFields != 0) return false;
+  if (!is(0, REDIS_REPLY_INTEGER) || !is(1, REDIS_REPLY_STRING) || !is(2, REDIS_REPLY_STRING) || !is(3, REDIS_REPLY_INTEGER)) {
+    return false;
   }
+  for (size_t i = 4; i < r->elements; i += kGroupFields) {
+    if (!is(i, REDIS_REPLY_STRING) || !is(i + 1, REDIS_REPLY_INTEGER) || !is(i + 2, REDIS_REPLY_INTEGER) ||
+        !is(i + 3, REDIS_REPLY_INTEGER) || !is(i + 4, REDIS_REPLY_STRING)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool Pacing::update(const redisReply* r, TimePoint now) {
+  constexpr size_t at = 1;  // after xlen
+  xlen_ = r->element[0]->integer;
   StreamId first, last;
   StreamId::parse(reply_text(r->element[at]), first);
   StreamId::parse(reply_text(r->element[at + 1]), last);
@@ -138,9 +146,30 @@ bool Pacing::decide(TimePoint now) {
   return paced_ != was;
 }
 
+// Before the first batch: may this user run what pacing needs? Inside the
+// groups script an ACL refusal could only be reported in general terms.
+bool Pacing::probe(Connection& c, const std::string& stream, RedisError& err) {
+  std::vector<Reply> replies;
+  if (!pipeline(c, {{"XINFO", "GROUPS", stream}, {"XPENDING", stream, "firehose-redis-probe"}}, replies, err)) return false;
+  std::string denied;
+  for (size_t i = 0; i < replies.size(); i++) {
+    const redisReply* r = replies[i].get();
+    if (is_error(r) && reply_text(r).rfind("NOPERM", 0) == 0) denied += denied.empty() ? (i ? "XPENDING" : "XINFO") : " and XPENDING";
+  }
+  if (denied.empty()) {
+    probed_ = true;
+    return true;
+  }
+  err.fault = Fault::Fatal;
+  err.message = "the Redis user in REDIS_URL may not run " + denied + " on " + stream +
+                ", which pacing by consumer groups needs: grant them (ACL SETUSER <user> +xinfo +xpending), or set REDIS_TRIM=maxlen";
+  return false;
+}
+
 bool Pacing::check_stale(Connection& c, const std::string& stream, TimePoint now,
                          std::vector<std::pair<std::string, bool>>& changed, RedisError& err) {
   if (!enabled()) return true;
+  if (!probed_ && !probe(c, stream, err)) return false;
   std::vector<std::vector<std::string>> cmds;
   for (const GroupState& g : groups_) cmds.push_back({"XINFO", "CONSUMERS", stream, g.name});
   if (cmds.empty()) {
@@ -159,7 +188,7 @@ bool Pacing::check_stale(Connection& c, const std::string& stream, TimePoint now
       if (m.rfind("NOPERM", 0) == 0) {
         err.fault = Fault::Fatal;
         err.message = "the Redis user in REDIS_URL may not run XINFO on " + stream +
-                      " (needed to pace by consumer groups): grant +xinfo, or set REDIS_TRIM=maxlen";
+                      ", which pacing by consumer groups needs: grant them (ACL SETUSER <user> +xinfo +xpending), or set REDIS_TRIM=maxlen";
         return false;
       }
       next[g.name] = stale_.count(g.name) && stale_[g.name];  // the group went away meanwhile

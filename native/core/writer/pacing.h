@@ -1,6 +1,6 @@
 // Consumer pacing: the stream cap never deletes what a counted consumer
-// group still needs (the batch script trims no further than the oldest
-// such entry), and when the slowest counted group's backlog (undelivered
+// group still needs (the groups script, run in each batch, trims no further
+// than the oldest such entry), and when the slowest counted group's backlog (undelivered
 // plus pending) reaches the cap, the writer stops taking frames until it
 // falls under the low-water mark. This class keeps the groups' state from
 // the scripts' replies, decides which groups count, and says when to wait.
@@ -36,19 +36,23 @@ class Pacing {
 
   explicit Pacing(const WriterConfig& cfg);
 
-  // Groups are read (in every batch's check) and pace the writer.
+  // Groups are read (in every batch) and pace the writer.
   bool enabled() const { return mode_ == TrimMode::Groups && cap_ > 0; }
   // The groups script's selection: which groups count.
   void selection(bool& only, std::vector<std::string>& names) const;
-  // How a batch adding `adding` entries trims the stream.
-  void trim(size_t adding, BatchHeader& h) const;
+  // How a batch trims the stream.
+  void trim(const std::string& groups_sha, BatchHeader& h) const;
 
-  // Reads a groups script reply. Returns true when the paced state changed.
+  // Whether r has the groups script's shape (scripts.h).
+  static bool well_formed(const redisReply* r);
+  // Reads a well-formed groups script reply. Returns true when the paced
+  // state changed.
   bool update(const redisReply* r, TimePoint now);
 
   // XINFO CONSUMERS per group: marks groups stale (all consumers idle past
   // the stale time, or none for that long) or fresh again. Returns the
-  // groups whose state changed, for the log.
+  // groups whose state changed, for the log. The first call also checks
+  // that the ACL lets this user run XINFO and XPENDING (else Fault::Fatal).
   bool check_stale(Connection& c, const std::string& stream, TimePoint now,
                    std::vector<std::pair<std::string, bool>>& changed, RedisError& err);
 
@@ -62,6 +66,7 @@ class Pacing {
  private:
   int64_t estimate_undelivered(const StreamId& delivered, const StreamId& first, const StreamId& last,
                                int64_t added) const;
+  bool probe(Connection& c, const std::string& stream, RedisError& err);
   void remember(const StreamId& last, int64_t added);
   bool decide(TimePoint now);
 
@@ -77,7 +82,7 @@ class Pacing {
   // where a group stands when Redis cannot say (lag nil).
   std::deque<std::pair<StreamId, int64_t>> samples_;
   int64_t xlen_ = 0;
-  std::string floor_;  // oldest entry a counted group needs; "" when none counts
+  bool probed_ = false;
   bool paced_ = false;
   TimePoint paced_since_{};
   std::string slowest_;

@@ -20,17 +20,32 @@ local function next_id(id)
   if sq >= 9007199254740992 then return id end
   return string.format('%.0f-%.0f', ms, sq + 1)
 end
+-- An ACL refusal inside a script reads "ERR ... can't run this command":
+-- raise it as NOPERM naming the command, so the writer can say what to grant.
+local function refused(msg, what)
+  if string.find(msg, "can't run this command", 1, true) or string.find(msg, 'permission', 1, true) then
+    error({err = 'NOPERM the Redis user may not run ' .. what .. ' (' .. msg .. ')'})
+  end
+end
+local function guard(what, ...)
+  local ok, r = pcall(redis.call, ...)
+  if ok then return r end
+  refused(type(r) == 'table' and r.err or tostring(r), what)
+  error(r)
+end
 -- Every group of the stream: where it stands, whether it counts, and the
 -- oldest entry any counted group still needs (pending, or not delivered).
--- Also the stream's own counters, from which the writer estimates a
--- group's backlog when Redis cannot give its lag (nil after deletions, and
--- on Redis 7.0 for groups created at '$' that have not caught up yet).
+-- The stream's own counters (below) go with every reply, groups or not:
+-- from them the writer estimates a group's backlog when Redis cannot give
+-- its lag (nil after deletions, and for a group created at '$' until it
+-- catches up), and a group created later finds samples from before it.
 local function scan_groups(stream, sel, names, out)
   local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', stream)
   if not ok then
     local msg = type(groups) == 'table' and groups.err or tostring(groups)
     if string.find(msg, 'no such key', 1, true) then return nil end
-    error(msg)
+    refused(msg, 'XINFO GROUPS on ' .. stream .. ' (pacing by consumer groups needs it; or set REDIS_TRIM=maxlen)')
+    error(groups)
   end
   local floor = nil
   for _, g in ipairs(groups) do
@@ -43,7 +58,8 @@ local function scan_groups(stream, sel, names, out)
     if counted then
       local need = next_id(f['last-delivered-id'])
       if pending > 0 then
-        local p = redis.call('XPENDING', stream, name)
+        local p = guard('XPENDING on ' .. stream .. ' (pacing by consumer groups needs it; or set REDIS_TRIM=maxlen)',
+                        'XPENDING', stream, name)
         if p[2] and id_less(p[2], need) then need = p[2] end
       end
       if not floor or id_less(need, floor) then floor = need end
@@ -78,11 +94,21 @@ end
 )lua";
 
 const std::string kGroupsScript = std::string(kGroupsLua) + R"lua(
-local names = read_names(2)
+local cap = tonumber(ARGV[1])
+local names = read_names(3)
 local groups = {}
-local floor = scan_groups(KEYS[1], ARGV[1], names, groups)
-local reply = {redis.call('XLEN', KEYS[1]), floor or ''}
-if #groups > 0 then counters(KEYS[1], reply) end
+local floor = scan_groups(KEYS[1], ARGV[2], names, groups)
+local len = redis.call('XLEN', KEYS[1])
+if cap > 0 and len > cap then
+  if floor then
+    redis.call('XTRIM', KEYS[1], 'MINID', '~', floor, 'LIMIT', len - cap)
+  else
+    redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', cap)
+  end
+  len = redis.call('XLEN', KEYS[1])
+end
+local reply = {len}
+counters(KEYS[1], reply)
 for i = 1, #groups do reply[#reply + 1] = groups[i] end
 return reply
 )lua";

@@ -8,13 +8,18 @@
 
 namespace fh {
 
-// The consumer groups, read only, run in each batch's check: KEYS stream;
-// ARGV selection ('all': every group but the names; 'only': the names), k,
-// k names. Reply: {xlen, the oldest entry id a counted group still needs
-// (pending, or not delivered; '' when no group counts), and when the stream
-// has groups: first entry id, last generated id, entries added, then per
-// group name, undelivered (-1: Redis cannot tell), pending, counted (1/0),
-// last delivered id}.
+// The consumer groups, and the trim they allow. It runs inside each
+// batch's transaction, after the entries, so that a group created a moment
+// ago is seen by the trim; and alone (cap 0) while the writer waits for
+// the groups. It trims the stream to the cap, but never past the oldest
+// entry a counted group still needs (pending, or not delivered yet); with
+// no counted group, MAXLEN ~ cap.
+// KEYS stream; ARGV cap (0: read only), selection ('all': every group but
+// the names; 'only': the names), k, k names.
+// Reply: {xlen, the stream's first entry id, last generated id and entries
+// added (groups or not), then per group name, undelivered (-1: Redis cannot
+// tell), pending, counted (1/0), last delivered id}. An ACL refusing XINFO or XPENDING fails it with
+// "NOPERM the Redis user may not run XINFO GROUPS on <stream> (...)".
 extern const std::string kGroupsScript;
 
 // Takes or renews the lease. KEYS lease; ARGV holder ("<id> <token>"),
