@@ -559,6 +559,30 @@ TEST(writer_core_paces_by_the_slowest_group_and_trims_nothing_it_needs) {
   CHECK(most <= 10 + 3 + 3);  // the cap, plus the batch in flight when pacing began
 }
 
+// A group created while the writer is idle, between one batch and the
+// next: the next batch's trim already spares everything the group needs.
+TEST(writer_core_spares_what_a_group_created_between_batches_needs) {
+  fh::WriterConfig c = test_config();
+  c.max_stream_len = 10;
+  Rig r(c);
+  std::vector<std::string> before;
+  r.on_event = [&](const WriterEvent& e) {
+    if (e.type == T::Batch && e.batch.cursor == "15" && r.server->groups[kStream].empty()) {
+      for (const fake::Entry& x : r.server->streams[kStream]) before.push_back(x.seq());
+      r.server->groups[kStream].push_back(fake::Group{"late", "0-0", {}, 0});
+      r.push_range(16, 20);
+    }
+    if (e.type == T::Batch && e.batch.cursor == "20") r.close_in(1000);
+  };
+  r.push_range(1, 15);
+  r.run();
+  CHECK_EQ(r.cursor(), "20");
+  CHECK(!before.empty());
+  std::vector<std::string> want = before;
+  for (const std::string& s : range(16, 20)) want.push_back(s);
+  CHECK(r.server->seqs(kStream) == want);
+}
+
 // A group created at '$' once entries exist: Redis 7.0 reports its lag as
 // nil until it catches up. The writer estimates the backlog from the
 // stream's counters, which every reply carries, also those from before the
