@@ -323,5 +323,23 @@ for (const server of SERVERS) {
         }
       }
     });
+
+    test('an ACL without XTRIM: the batch that trims lands and is reported, then the writer stops saying what to grant', { timeout: 30_000 }, async () => {
+      await client.call('ACL', 'SETUSER', 'writer', 'reset', 'on', '>pw', '~*', '&*', '+@all', '-xtrim');
+      try {
+        const { ing } = ingester({ redisUrl: `redis://writer:pw@127.0.0.1:${redis.port}` });
+        let reported: string | null = null;
+        ing.on('batch', (b) => (reported = b.cursor));
+        const fatal = new Promise<Error>((resolve) => ing.once('fatal', resolve));
+        for (const f of identityFrames(1, CAP + 2 * BATCH)) ing.push(f.bytes);
+        const error = await fatal;
+        assert.match(error.message, new RegExp(`^the Redis user in REDIS_URL may not trim ${STREAM_KEY} \\(NOPERM the Redis user may not run XTRIM on ${STREAM_KEY} .*\\): grant what the README lists under Redis permissions, with ACL SETUSER$`));
+        const cursor = await client.get(CURSOR_KEY);
+        assert.ok(Number(cursor) > CAP, `the batch past the cap was written (cursor ${cursor})`);
+        assert.equal(reported, cursor, 'and reported before the writer stopped');
+      } finally {
+        await client.call('ACL', 'DELUSER', 'writer');
+      }
+    });
   });
 }

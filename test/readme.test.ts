@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { syntheticStream } from '../bench/corpus.js';
 import { SAMPLE_CAPTURE } from '../src/commands/replay.js';
 import { readCapture } from '../src/capture.js';
 import { SETTINGS } from '../src/config.js';
@@ -16,7 +17,8 @@ import { decodeFrame } from '../src/decoder.js';
 import { FakeRelay } from './support/fake-relay.js';
 import { readFrames } from './support/fixtures.js';
 import { RedisServer } from './support/redis.js';
-import { TEST_DEFAULTS, until } from './support/service-process.js';
+import { ServiceProcess, TEST_DEFAULTS, until } from './support/service-process.js';
+import { GroupWorker } from './support/workers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
@@ -111,4 +113,40 @@ test('LICENSE: the MIT licence that package.json declares, and npm packs it', ()
   assert.match(license, /THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND/);
   const [packed] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8' }));
   assert.ok(packed.files.some((f: { path: string }) => f.path === 'LICENSE'));
+});
+
+test('Redis permissions: the service runs as the ACL user the README defines, with every feature that writes on', { timeout: 60_000 }, async () => {
+  const [block] = codeBlocks(section('Redis permissions'), '');
+  const rule = block!.trim().split(/\s+/);
+  assert.deepEqual(rule.slice(0, 3), ['ACL', 'SETUSER', 'firehose']);
+  const server = await RedisServer.start();
+  cleanups.push(() => server.stop());
+  const admin = server.client();
+  await admin.call('ACL', ...rule.slice(1));
+  const frames = syntheticStream(readFrames('jetstream-corpus', 'frames.bin').map((f) => f.bytes), 300, 1);
+  const lastSeq = String(frames.at(-1)!.seq);
+  const relay = await FakeRelay.start(frames);
+  cleanups.push(() => relay.close());
+  // A group to pace by and trim for, and a worker that keeps up.
+  await GroupWorker.createGroup(admin, 'workers', '0');
+  const worker = new GroupWorker(server.client(), 'workers', 'w1', { count: 20, everyMs: 0 }).start();
+  cleanups.push(() => worker.stop());
+  const svc = await ServiceProcess.start({
+    env: {
+      RELAY_URL: relay.url,
+      REDIS_URL: `redis://firehose:change-me@127.0.0.1:${server.port}/0`,
+      REDIS_MAX_STREAM_LEN: '20',
+      DASHBOARD_STATUS: 'true',
+      DASHBOARD_RECENT_EVENTS: 'true',
+      DASHBOARD_BROADCAST: 'true',
+    },
+  });
+  await until(async () => (await admin.get('firehose:python_cursor')) === lastSeq, 20_000, `the relay's frames written\n${svc.tail()}`);
+  svc.signal('SIGTERM');
+  assert.equal((await svc.waitForExit()).code, 0, svc.tail());
+  // Waiting for the group is a warning that this test may well cause; nothing else is.
+  const warnings = svc.logs.filter((l) => l.level >= 40 && !/^paced by consumer group workers /.test(l.msg));
+  assert.deepEqual(warnings.map((l) => l.msg), [], 'no other warning, no error');
+  assert.equal(await admin.exists('firehose:status', 'firehose:recent_events', 'firehose:events:lease', 'firehose:events:fence'), 4);
+  assert.ok((await admin.xlen('firehose:events')) <= 20 + 100, 'trimmed to about the cap');
 });

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <random>
+#include <utility>
 
 #include "scripts.h"
 
@@ -701,14 +702,22 @@ WriterCore::Outcome WriterCore::active_loop(RedisError& err) {
       ready_ = b;
       continue;
     }
-    if (inflight_) {
-      Settled s = finish(*inflight_);
+    // A batch that landed is reported; a refusal that came with it (the
+    // trim, say) stops the writer only then.
+    auto settled = [&](Settled s) {
       if (s == Settled::Written) {
         report(*inflight_);
         inflight_ = nullptr;
-        continue;
+        if (refused_.fault == Fault::None) return Outcome::Continue;
+        err = std::exchange(refused_, RedisError());
+        return Outcome::Failed;
       }
       return s == Settled::Fatal ? Outcome::Fatal : s == Settled::Stopped ? Outcome::Stopped : Outcome::Again;
+    };
+    if (inflight_) {
+      Outcome o = settled(finish(*inflight_));
+      if (o != Outcome::Continue) return o;
+      continue;
     }
     if (ready_) {
       Batch& b = *ready_;
@@ -720,12 +729,8 @@ WriterCore::Outcome WriterCore::active_loop(RedisError& err) {
       inflight_ = &b;
       RedisError e;
       if (!send(b, e)) {
-        Settled s = settle(b, e);
-        if (s != Settled::Written) {
-          return s == Settled::Fatal ? Outcome::Fatal : s == Settled::Stopped ? Outcome::Stopped : Outcome::Again;
-        }
-        report(b);
-        inflight_ = nullptr;
+        Outcome o = settled(settle(b, e));
+        if (o != Outcome::Continue) return o;
       }
       continue;
     }
@@ -828,8 +833,11 @@ bool WriterCore::receive_batch(Batch& b, RedisError& err) {
     return false;
   }
   // EXECABORT: a command was refused while queued (ACL, OOM ...), nothing
-  // applied; its own error says why.
+  // applied; its own error says why (EXEC itself refused says it after
+  // the EXECABORT).
   std::string why = reply_text(x);
+  size_t noperm = why.find("NOPERM");
+  if (why.rfind("EXECABORT", 0) == 0 && noperm != std::string::npos) why = why.substr(noperm);
   for (size_t i = 0; i < exec; i++) {
     if (is_error(replies_[i].get())) {
       why = reply_text(replies_[i].get());
@@ -941,10 +949,12 @@ bool WriterCore::written(Batch& b, const redisReply* r, RedisError& err) {
                     " changed type under the writer; check them before starting again";
       return false;
     }
-    if (m != dash_error_) {
+    RedisError why = refusal(*conn_, b.groups && i == keys_end ? "trim " + cfg_.stream_key : std::string("write the dashboard"), m);
+    if (why.fault == Fault::Fatal) {
+      refused_ = why;
+    } else if (m != dash_error_) {
       dash_error_ = m;
-      log("warn", "Redis refused to trim the stream or write the dashboard (" + m +
-                      "): the entries are written; check the Redis user's permissions (XTRIM, SETEX, PUBLISH)");
+      log("warn", "Redis refused to trim the stream or write the dashboard (" + m + "): the entries are written");
     }
   }
   landed(b, last_id);

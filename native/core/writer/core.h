@@ -146,6 +146,7 @@ class WriterCore {
   bool was_down_ = false;
   bool torn_logged_ = false;
   std::string dash_error_;  // last dashboard failure logged
+  RedisError refused_;      // came with a batch that landed: stops the writer once it is reported
   TimePoint next_stale_{}, next_poll_{}, next_sentinel_{}, next_groups_event_{};
 };
 

@@ -98,12 +98,13 @@ local cap = tonumber(ARGV[1])
 local names = read_names(3)
 local groups = {}
 local floor = scan_groups(KEYS[1], ARGV[2], names, groups)
-local len = redis.call('XLEN', KEYS[1])
+local len = guard('XLEN on ' .. KEYS[1], 'XLEN', KEYS[1])
 if cap > 0 and len > cap then
+  local what = 'XTRIM on ' .. KEYS[1]
   if floor then
-    redis.call('XTRIM', KEYS[1], 'MINID', '~', floor, 'LIMIT', len - cap)
+    guard(what, 'XTRIM', KEYS[1], 'MINID', '~', floor, 'LIMIT', len - cap)
   else
-    redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', cap)
+    guard(what, 'XTRIM', KEYS[1], 'MAXLEN', '~', cap)
   end
   len = redis.call('XLEN', KEYS[1])
 end
