@@ -14,8 +14,10 @@
         "native/websocket.cc",
         "<!@(node -p \"require('fs').readFileSync('native/core/sources.list','utf8').trim().split(/\s+/).map(f=>'native/'+f).join(' ')\")"
       ],
+      # C++ exceptions on, the node-addon-api way (NAPI_CPP_EXCEPTIONS and
+      # -fexceptions on every platform).
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "include_dirs": [
-        "<!(node -p \"require('node-addon-api').include_dir\")",
         "native/core",
         "native/core/writer",
         "<(hiredis)/include"
@@ -26,9 +28,8 @@
         "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
         "FH_HAVE_HIREDIS_SSL=1"
       ],
-      "cflags!": ["-fno-exceptions"],
-      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc!": ["-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-O3", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       # OpenSSL stays the system's shared libssl3; hiredis's symbols are
       # not exported from the addon.
       "libraries": ["<(hiredis)/lib/libhiredis_ssl.a", "<(hiredis)/lib/libhiredis.a", "-lssl", "-lcrypto", "-lpthread"],

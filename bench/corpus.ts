@@ -12,10 +12,18 @@ function skipItem(b: Uint8Array, off: number): number {
   const ai = head & 31;
   let p = off + 1;
   let arg = ai;
-  if (ai === 24) arg = b[p++]!;
-  else if (ai === 25) (arg = (b[p]! << 8) | b[p + 1]!), (p += 2);
-  else if (ai === 26) (arg = ((b[p]! << 24) >>> 0) + (b[p + 1]! << 16) + (b[p + 2]! << 8) + b[p + 3]!), (p += 4);
-  else if (ai === 27) (arg = Number(Buffer.from(b.buffer, b.byteOffset + p, 8).readBigUInt64BE())), (p += 8);
+  if (ai === 24) {
+    arg = b[p++]!;
+  } else if (ai === 25) {
+    arg = (b[p]! << 8) | b[p + 1]!;
+    p += 2;
+  } else if (ai === 26) {
+    arg = ((b[p]! << 24) >>> 0) + (b[p + 1]! << 16) + (b[p + 2]! << 8) + b[p + 3]!;
+    p += 4;
+  } else if (ai === 27) {
+    arg = Number(Buffer.from(b.buffer, b.byteOffset + p, 8).readBigUInt64BE());
+    p += 8;
+  }
   switch (major) {
     case 2:
     case 3:
@@ -59,8 +67,12 @@ export function withSeq(frame: Uint8Array, seq: number): Buffer {
   if (head >> 5 !== 5) throw new Error('frame body is not a map');
   let count = head & 31;
   let p = bodyStart + 1;
-  if (count === 24) count = b[p++]!;
-  else if (count === 25) (count = (b[p]! << 8) | b[p + 1]!), (p += 2);
+  if (count === 24) {
+    count = b[p++]!;
+  } else if (count === 25) {
+    count = (b[p]! << 8) | b[p + 1]!;
+    p += 2;
+  }
   for (let i = 0; i < count; i++) {
     const keyEnd = skipItem(b, p);
     const isSeq = keyEnd - p === 4 && Buffer.compare(Buffer.from(b.subarray(p, keyEnd)), SEQ_KEY) === 0;

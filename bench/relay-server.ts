@@ -68,8 +68,13 @@ function readClientFrames(socket: Duplex): void {
       const opcode = buf[0]! & 0x0f;
       let len = buf[1]! & 0x7f;
       let off = 2;
-      if (len === 126) (len = buf.readUInt16BE(2)), (off = 4);
-      else if (len === 127) (len = Number(buf.readBigUInt64BE(2))), (off = 10);
+      if (len === 126) {
+        len = buf.readUInt16BE(2);
+        off = 4;
+      } else if (len === 127) {
+        len = Number(buf.readBigUInt64BE(2));
+        off = 10;
+      }
       if (buf.length < off + 4 + len) return;
       const mask = buf.subarray(off, off + 4);
       const payload = Buffer.from(buf.subarray(off + 4, off + 4 + len));

@@ -23,8 +23,7 @@ Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
 Napi::Error MakeError(Napi::Env env, const char* code, const std::string& message) {
   AddonData* d = env.GetInstanceData<AddonData>();
   if (d && !d->error_class.IsEmpty()) {
-    Napi::Object e =
-        d->error_class.New({Napi::String::New(env, message), Napi::String::New(env, code)});
+    Napi::Object e = d->error_class.New({Napi::String::New(env, message), Napi::String::New(env, code)});
     return Napi::Error(env, e);
   }
   Napi::Error e = Napi::Error::New(env, message);
@@ -36,8 +35,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
   exports.Set("hiredisVersion",
-              Napi::String::New(env, std::to_string(HIREDIS_MAJOR) + "." +
-                                         std::to_string(HIREDIS_MINOR) + "." +
+              Napi::String::New(env, std::to_string(HIREDIS_MAJOR) + "." + std::to_string(HIREDIS_MINOR) + "." +
                                          std::to_string(HIREDIS_PATCH)));
   InitDecoder(env, exports);
   InitIngester(env, exports);
@@ -47,8 +45,6 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
 }  // namespace fh
 
-static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
-  return fh::Init(env, exports);
-}
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return fh::Init(env, exports); }
 
 NODE_API_MODULE(firehose_redis, InitModule)

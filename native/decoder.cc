@@ -43,8 +43,7 @@ class Decoder : public Napi::ObjectWrap<Decoder> {
 
   explicit Decoder(const Napi::CallbackInfo& info)
       : Napi::ObjectWrap<Decoder>(info),
-        decoder_(info[0].IsObject() ? ReadDecoderOptions(info[0].As<Napi::Object>())
-                                    : DecoderOptions{}) {}
+        decoder_(info[0].IsObject() ? ReadDecoderOptions(info[0].As<Napi::Object>()) : DecoderOptions{}) {}
 
  private:
   Napi::Value Decode(const Napi::CallbackInfo& info) {
@@ -103,8 +102,7 @@ class Decoder : public Napi::ObjectWrap<Decoder> {
   Napi::Value PrintCapture(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!(info[0].IsNumber() || info[0].IsTypedArray()) || !info[1].IsNumber() || !info[2].IsNumber()) {
-      throw MakeError(env, "ERR_INVALID_ARG",
-                      "printCapture() takes a descriptor or bytes, then two descriptors");
+      throw MakeError(env, "ERR_INVALID_ARG", "printCapture() takes a descriptor or bytes, then two descriptors");
     }
     Napi::Object o = Napi::Object::New(env);
     MappedFile file;
@@ -246,8 +244,7 @@ Napi::Value FrameToJs(Napi::Env env, const FrameResult& r) {
   } else {
     o.Set("reason", silence_name(r.silence));
   }
-  o.Set("frame", r.op == -1 ? Napi::Value(Napi::String::New(env, "error"))
-                            : SpanString(env, r.type));
+  o.Set("frame", r.op == -1 ? Napi::Value(Napi::String::New(env, "error")) : SpanString(env, r.type));
   o.Set("seq", r.has_seq ? Napi::Value(Napi::Number::New(env, double(r.seq))) : env.Null());
   if (entry) o.Set("data", SpanString(env, r.data));
   if (!r.time.empty()) o.Set("time", SpanString(env, r.time));

@@ -29,7 +29,8 @@ Napi::Value Field(const Napi::Object& o, const char* key) {
 
 std::string Str(const Napi::Object& o, const char* key) {
   Napi::Value v = Field(o, key);
-  if (!v.IsString()) throw MakeError(o.Env(), "ERR_INVALID_ARG", std::string("writer option ") + key + " must be a string");
+  if (!v.IsString())
+    throw MakeError(o.Env(), "ERR_INVALID_ARG", std::string("writer option ") + key + " must be a string");
   return v.As<Napi::String>().Utf8Value();
 }
 
@@ -39,13 +40,15 @@ std::string OptStr(const Napi::Object& o, const char* key) {
 
 int64_t Int(const Napi::Object& o, const char* key) {
   Napi::Value v = Field(o, key);
-  if (!v.IsNumber()) throw MakeError(o.Env(), "ERR_INVALID_ARG", std::string("writer option ") + key + " must be a number");
+  if (!v.IsNumber())
+    throw MakeError(o.Env(), "ERR_INVALID_ARG", std::string("writer option ") + key + " must be a number");
   return v.As<Napi::Number>().Int64Value();
 }
 
 std::vector<std::string> Strings(const Napi::Object& o, const char* key) {
   Napi::Value v = Field(o, key);
-  if (!v.IsArray()) throw MakeError(o.Env(), "ERR_INVALID_ARG", std::string("writer option ") + key + " must be an array");
+  if (!v.IsArray())
+    throw MakeError(o.Env(), "ERR_INVALID_ARG", std::string("writer option ") + key + " must be an array");
   Napi::Array a = v.As<Napi::Array>();
   std::vector<std::string> out;
   for (uint32_t i = 0; i < a.Length(); i++) out.push_back(a.Get(i).ToString().Utf8Value());
@@ -80,7 +83,8 @@ WriterConfig ReadConfig(const Napi::Object& o) {
   c.cursor_key = Str(o, "cursorKey");
   c.max_stream_len = uint64_t(Int(o, "maxStreamLen"));
   std::string trim = Str(o, "trim");
-  if (trim != "groups" && trim != "maxlen") throw MakeError(o.Env(), "ERR_INVALID_ARG", "writer option trim must be groups or maxlen");
+  if (trim != "groups" && trim != "maxlen")
+    throw MakeError(o.Env(), "ERR_INVALID_ARG", "writer option trim must be groups or maxlen");
   c.pacing.mode = trim == "groups" ? TrimMode::Groups : TrimMode::Blind;
   c.pacing.only_groups = Strings(o, "paceGroups");
   c.pacing.stale_after_ms = Int(o, "paceStaleAfterMs");
@@ -284,14 +288,14 @@ bool IsControlFrame(Span msg) {
 class Ingester : public Napi::ObjectWrap<Ingester> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
-    exports.Set("Ingester", DefineClass(env, "Ingester",
-                                        {InstanceMethod("push", &Ingester::Push),
-                                         InstanceMethod("openSocket", &Ingester::OpenSocket),
-                                         InstanceMethod("feed", &Ingester::Feed),
-                                         InstanceMethod("close", &Ingester::Close),
-                                         InstanceMethod("stats", &Ingester::Stats),
-                                         InstanceMethod("switchCursorKey", &Ingester::SwitchCursorKey),
-                                         InstanceMethod("setStatus", &Ingester::SetStatus)}));
+    exports.Set(
+        "Ingester",
+        DefineClass(
+            env, "Ingester",
+            {InstanceMethod("push", &Ingester::Push), InstanceMethod("openSocket", &Ingester::OpenSocket),
+             InstanceMethod("feed", &Ingester::Feed), InstanceMethod("close", &Ingester::Close),
+             InstanceMethod("stats", &Ingester::Stats), InstanceMethod("switchCursorKey", &Ingester::SwitchCursorKey),
+             InstanceMethod("setStatus", &Ingester::SetStatus)}));
   }
 
   explicit Ingester(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Ingester>(info) {
@@ -411,15 +415,16 @@ class Ingester : public Napi::ObjectWrap<Ingester> {
     o.Set("frame", r.op == -1 ? "error" : "#info");
     o.Set("name", Napi::String::New(env, reinterpret_cast<const char*>(r.error_name.p), r.error_name.n));
     o.Set("message", r.message.empty() ? env.Null()
-                                       : Napi::Value(Napi::String::New(
-                                             env, reinterpret_cast<const char*>(r.message.p), r.message.n)));
+                                       : Napi::Value(Napi::String::New(env, reinterpret_cast<const char*>(r.message.p),
+                                                                       r.message.n)));
     o.Set("full", !room);
     return o;
   }
 
   // A new relay connection: a parser of its own for its bytes.
   Napi::Value OpenSocket(const Napi::CallbackInfo& info) {
-    if (!info[0].IsNumber()) throw MakeError(info.Env(), "ERR_INVALID_ARG", "openSocket(maxMessageBytes) takes a number");
+    if (!info[0].IsNumber())
+      throw MakeError(info.Env(), "ERR_INVALID_ARG", "openSocket(maxMessageBytes) takes a number");
     parser_ = std::make_unique<WsParser>(size_t(info[0].As<Napi::Number>().Int64Value()));
     return info.Env().Undefined();
   }
@@ -478,8 +483,9 @@ class Ingester : public Napi::ObjectWrap<Ingester> {
     Napi::Env env = info.Env();
     if (!info[0].IsTypedArray()) throw MakeError(env, "ERR_INVALID_ARG", "feed() takes a Buffer or Uint8Array");
     if (!writer_ || closed_ || closing_ || failed_) {
-      throw MakeError(env, "ERR_CLOSED", failed_ ? "feed() after a fatal error: the writer has stopped"
-                                                 : "feed() after close(): the writer is closed");
+      throw MakeError(env, "ERR_CLOSED",
+                      failed_ ? "feed() after a fatal error: the writer has stopped"
+                              : "feed() after close(): the writer is closed");
     }
     if (!parser_) throw MakeError(env, "ERR_INVALID_ARG", "feed() before openSocket()");
     auto a = info[0].As<Napi::Uint8Array>();
@@ -548,7 +554,7 @@ class Ingester : public Napi::ObjectWrap<Ingester> {
 
   std::unique_ptr<Writer> writer_;
   Tsfn tsfn_;
-  FrameDecoder control_;  // main thread only
+  FrameDecoder control_;              // main thread only
   std::unique_ptr<WsParser> parser_;  // the current relay connection's
 
   std::mutex mu_;

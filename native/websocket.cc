@@ -12,13 +12,12 @@ namespace {
 class WebSocketParser : public Napi::ObjectWrap<WebSocketParser> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
-    exports.Set("WebSocketParser", DefineClass(env, "WebSocketParser",
-                                               {InstanceMethod("feed", &WebSocketParser::Feed)}));
+    exports.Set("WebSocketParser",
+                DefineClass(env, "WebSocketParser", {InstanceMethod("feed", &WebSocketParser::Feed)}));
   }
 
   explicit WebSocketParser(const Napi::CallbackInfo& info)
-      : Napi::ObjectWrap<WebSocketParser>(info),
-        parser_(size_t(info[0].As<Napi::Number>().Int64Value())) {}
+      : Napi::ObjectWrap<WebSocketParser>(info), parser_(size_t(info[0].As<Napi::Number>().Int64Value())) {}
 
  private:
   // Appends one object per event to an array.

@@ -153,7 +153,7 @@ function relayUrl(v: string): string | undefined {
 }
 
 const NSID_PATTERN = /^(\*|[a-zA-Z][a-zA-Z0-9-]*(\.[a-zA-Z0-9-]+)*(\.\*)?)$/;
-const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):(\d{1,5})$/;
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d{1,5})$/;
 
 /** The settings table; the README documents exactly these. */
 const TABLE: readonly Entry[] = [

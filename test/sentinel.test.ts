@@ -13,7 +13,7 @@ import { FakeRelay } from './support/fake-relay.js';
 import { readFrames } from './support/fixtures.js';
 import { SentinelSet } from './support/sentinel.js';
 import { ServiceProcess, stopAllServices, until, type LogLine } from './support/service-process.js';
-import { assertStreamHolds, readStream } from './support/stream.js';
+import { assertStreamHolds } from './support/stream.js';
 
 const STREAM = '{firehose}:events';
 const CURSOR = '{firehose}:cursor';

@@ -18,13 +18,10 @@ struct Span {
 
   Span() = default;
   Span(const uint8_t* data, size_t len) : p(data), n(len) {}
-  explicit Span(std::string_view s)
-      : p(reinterpret_cast<const uint8_t*>(s.data())), n(s.size()) {}
+  explicit Span(std::string_view s) : p(reinterpret_cast<const uint8_t*>(s.data())), n(s.size()) {}
 
   bool empty() const { return n == 0; }
-  std::string_view view() const {
-    return std::string_view(reinterpret_cast<const char*>(p), n);
-  }
+  std::string_view view() const { return std::string_view(reinterpret_cast<const char*>(p), n); }
   bool operator==(std::string_view s) const { return view() == s; }
   bool equals(Span o) const { return n == o.n && (n == 0 || std::memcmp(p, o.p, n) == 0); }
 };
@@ -58,9 +55,7 @@ class Buffer {
   size_t size() const { return size_; }
   size_t capacity() const { return cap_; }
   Span span() const { return Span(data_, size_); }
-  std::string_view view() const {
-    return std::string_view(reinterpret_cast<const char*>(data_), size_);
-  }
+  std::string_view view() const { return std::string_view(reinterpret_cast<const char*>(data_), size_); }
 
   void clear() { size_ = 0; }
   void truncate(size_t n) {

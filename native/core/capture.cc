@@ -22,8 +22,7 @@ bool begins_header(const uint8_t* p, size_t n) {
   if (n == 0) return true;
   if (p[0] != 0xa1 && p[0] != 0xa2) return false;
   size_t k = n - 1;
-  return std::memcmp(p + 1, kT, k < 2 ? k : 2) == 0 ||
-         std::memcmp(p + 1, kOp, k < 3 ? k : 3) == 0;
+  return std::memcmp(p + 1, kT, k < 2 ? k : 2) == 0 || std::memcmp(p + 1, kOp, k < 3 ? k : 3) == 0;
 }
 
 }  // namespace

@@ -37,9 +37,7 @@ struct CaptureEnd {
   uint64_t length = 0;
   size_t remain = 0;
 
-  bool not_a_capture() const {
-    return kind == Kind::TooShort || kind == Kind::BadLength || kind == Kind::NotAMessage;
-  }
+  bool not_a_capture() const { return kind == Kind::TooShort || kind == Kind::BadLength || kind == Kind::NotAMessage; }
 };
 
 const char* capture_end_name(CaptureEnd::Kind k);

@@ -93,8 +93,7 @@ bool CarReader::parse(Span car, size_t max_blocks, std::string& why) {
   }
   p += k;
   if (hlen == 0 || hlen > size_t(end - p)) {
-    why = "CAR header length " + std::to_string(hlen) + " is invalid for a CAR of " +
-          std::to_string(car.n) + " bytes";
+    why = "CAR header length " + std::to_string(hlen) + " is invalid for a CAR of " + std::to_string(car.n) + " bytes";
     return false;
   }
   if (!parse_header(Span(p, size_t(hlen)), roots_, why)) return false;
@@ -114,8 +113,8 @@ bool CarReader::parse(Span car, size_t max_blocks, std::string& why) {
       return false;
     }
     if (len > size_t(end - p)) {
-      why = "CAR section at byte " + std::to_string(at) + " claims " + std::to_string(len) +
-            " bytes but only " + std::to_string(end - p) + " remain";
+      why = "CAR section at byte " + std::to_string(at) + " claims " + std::to_string(len) + " bytes but only " +
+            std::to_string(end - p) + " remain";
       return false;
     }
     std::string cwhy;

@@ -93,8 +93,14 @@ bool CborReader::next(Item& it) {
 
   if (major == 7) {
     switch (ai) {
-      case 20: it.kind = Kind::Bool; it.b = false; return true;
-      case 21: it.kind = Kind::Bool; it.b = true; return true;
+      case 20:
+        it.kind = Kind::Bool;
+        it.b = false;
+        return true;
+      case 21:
+        it.kind = Kind::Bool;
+        it.b = true;
+        return true;
       case 22: it.kind = Kind::Null; return true;
       case 23: return fail_at(at, "undefined is not allowed");
       case 25:
@@ -130,13 +136,19 @@ bool CborReader::next(Item& it) {
   if (!read_arg(ai, arg)) return false;
   size_t avail = size_t(end_ - p_);
   switch (major) {
-    case 0: it.kind = Kind::Uint; it.u = arg; return true;
-    case 1: it.kind = Kind::Negint; it.u = arg; return true;
+    case 0:
+      it.kind = Kind::Uint;
+      it.u = arg;
+      return true;
+    case 1:
+      it.kind = Kind::Negint;
+      it.u = arg;
+      return true;
     case 2:
     case 3:
       if (arg > avail) {
-        return fail_at(at, major == 2 ? "byte string runs past the end of input"
-                                      : "text string runs past the end of input");
+        return fail_at(
+            at, major == 2 ? "byte string runs past the end of input" : "text string runs past the end of input");
       }
       it.s = Span(p_, size_t(arg));
       if (major == 3) {
@@ -181,8 +193,8 @@ bool CborReader::next_key(Span& key, Span& prev) {
     }
     if (c == 0) return fail_at(at, "duplicate map key \"" + std::string(key.view()) + "\"");
     if (c < 0) {
-      return fail_at(at, "map key \"" + std::string(key.view()) +
-                             "\" out of canonical order (length first, then bytewise)");
+      return fail_at(
+          at, "map key \"" + std::string(key.view()) + "\" out of canonical order (length first, then bytewise)");
     }
   }
   prev = key;
@@ -193,8 +205,7 @@ bool CborReader::expect(Kind kind, Item& it, const char* what) {
   size_t at = pos();
   if (!next(it)) return false;
   if (it.kind != kind) {
-    return fail_at(at, std::string(what) + " is " + kind_name(it.kind) + ", expected " +
-                           kind_name(kind));
+    return fail_at(at, std::string(what) + " is " + kind_name(it.kind) + ", expected " + kind_name(kind));
   }
   return true;
 }

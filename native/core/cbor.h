@@ -20,10 +20,10 @@ enum class Kind : uint8_t { Uint, Negint, Bytes, Text, Array, Map, Link, Bool, N
 // their length; their contents follow in the stream.
 struct Item {
   Kind kind = Kind::Null;
-  bool b = false;   // Bool
-  uint64_t u = 0;   // Uint: value; Negint: n for the value -1-n; Array/Map: count
-  double f = 0;     // Float
-  Span s;           // Bytes, Text: payload; Link: CID bytes without the 0x00 prefix
+  bool b = false;  // Bool
+  uint64_t u = 0;  // Uint: value; Negint: n for the value -1-n; Array/Map: count
+  double f = 0;    // Float
+  Span s;          // Bytes, Text: payload; Link: CID bytes without the 0x00 prefix
 };
 
 // Which CIDs a tag 42 may hold: DASL CIDs in atproto data, any CID in a CAR
@@ -34,8 +34,7 @@ constexpr int kDefaultMaxDepth = 64;
 
 class CborReader {
  public:
-  explicit CborReader(Span in, LinkRule links = LinkRule::Dasl,
-                      int max_depth = kDefaultMaxDepth)
+  explicit CborReader(Span in, LinkRule links = LinkRule::Dasl, int max_depth = kDefaultMaxDepth)
       : start_(in.p), p_(in.p), end_(in.p + in.n), links_(links), max_depth_(max_depth) {}
 
   // Reads the next item's head; strings and links are consumed whole.

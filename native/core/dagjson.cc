@@ -6,8 +6,7 @@ namespace fh {
 
 static bool write_item(CborReader& r, const Item& it, Buffer& out, int depth);
 
-static bool write_map(CborReader& r, uint64_t count, Buffer& out, int depth,
-                      bool* has_type) {
+static bool write_map(CborReader& r, uint64_t count, Buffer& out, int depth, bool* has_type) {
   if (!r.check_depth(depth)) return false;
   out.push('{');
   Span prev, key;
@@ -49,8 +48,7 @@ static bool write_item(CborReader& r, const Item& it, Buffer& out, int depth) {
       }
       out.push(']');
       return true;
-    case Kind::Map:
-      return write_map(r, it.u, out, depth, nullptr);
+    case Kind::Map: return write_map(r, it.u, out, depth, nullptr);
   }
   return r.fail("unreachable item kind");
 }

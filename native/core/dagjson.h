@@ -14,7 +14,6 @@ bool write_json_value(CborReader& r, Buffer& out, int depth = 0);
 
 // Transcodes a whole record: the span must hold exactly one map whose
 // "$type" is a non-empty string. On failure why is set and out is restored.
-bool write_json_record(Span record, Buffer& out, std::string& why,
-                       int max_depth = kDefaultMaxDepth);
+bool write_json_record(Span record, Buffer& out, std::string& why, int max_depth = kDefaultMaxDepth);
 
 }  // namespace fh

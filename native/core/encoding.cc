@@ -3,8 +3,7 @@
 namespace fh {
 
 static const char kBase32[] = "abcdefghijklmnopqrstuvwxyz234567";
-static const char kBase64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 void base32_lower(const uint8_t* in, size_t n, char* out) {
   uint64_t acc = 0;

@@ -160,15 +160,13 @@ bool FrameDecoder::read_header(CborReader& r, Span& type, int& op) {
         opv = -1 - int64_t(v.u);
       } else {
         if (!r.skip_contents(v, kBodyValue)) return cbor_error(r, "header");
-        return invalid(std::string("header op is ") + kind_name(v.kind) +
-                       ", expected a small integer");
+        return invalid(std::string("header op is ") + kind_name(v.kind) + ", expected a small integer");
       }
       have_op = true;
     } else if (k == "t") {
       if (v.kind != Kind::Text) {
         if (!r.skip_contents(v, kBodyValue)) return cbor_error(r, "header");
-        return invalid(std::string("header t is ") + kind_name(v.kind) +
-                       ", expected a text string");
+        return invalid(std::string("header t is ") + kind_name(v.kind) + ", expected a text string");
       }
       type = v.s;
     } else if (!r.skip_contents(v, kBodyValue)) {
@@ -189,9 +187,9 @@ bool FrameDecoder::read_seq(CborReader& r) {
   if (!r.next(v)) return cbor_error(r, "body");
   if (v.kind != Kind::Uint || v.u > uint64_t(INT64_MAX)) {
     if (!r.skip_contents(v, kBodyValue)) return cbor_error(r, "body");
-    return invalid(v.kind == Kind::Uint ? std::string("seq is larger than 2^63-1")
-                                        : std::string("seq is ") + kind_name(v.kind) +
-                                              ", expected an unsigned integer");
+    return invalid(v.kind == Kind::Uint
+                       ? std::string("seq is larger than 2^63-1")
+                       : std::string("seq is ") + kind_name(v.kind) + ", expected an unsigned integer");
   }
   res_.has_seq = true;
   res_.seq = int64_t(v.u);
@@ -319,16 +317,17 @@ bool FrameDecoder::body_commit(CborReader& r) {
       if (!r.next(v)) return cbor_error(r, "#commit body");
       if (!r.skip_contents(v, kBodyValue)) return cbor_error(r, "#commit body");
       if (k == "commit") {
-        if (v.kind == Kind::Link) commit = v.s;
-        else if (v.kind != Kind::Null) return invalid(std::string("#commit commit is ") + kind_name(v.kind) + ", expected a CID link");
+        if (v.kind == Kind::Link)
+          commit = v.s;
+        else if (v.kind != Kind::Null)
+          return invalid(std::string("#commit commit is ") + kind_name(v.kind) + ", expected a CID link");
       } else if (k == "blocks") {
         if (v.kind != Kind::Bytes) {
           return invalid(std::string("#commit blocks is ") + kind_name(v.kind) + ", expected a byte string");
         }
         if (v.s.n > opts_.max_blocks_bytes) {
-          return invalid("#commit blocks of " + std::to_string(v.s.n) +
-                         " bytes exceed the limit of " + std::to_string(opts_.max_blocks_bytes) +
-                         " (MAX_BLOCKS_BYTES)");
+          return invalid("#commit blocks of " + std::to_string(v.s.n) + " bytes exceed the limit of " +
+                         std::to_string(opts_.max_blocks_bytes) + " (MAX_BLOCKS_BYTES)");
         }
         blocks = v.s;
         have_blocks = true;
@@ -370,8 +369,10 @@ bool FrameDecoder::body_commit(CborReader& r) {
   for (size_t i = 0; i < nops; i++) {
     OpRef& op = ops_[i];
     op.filtered_out = filter.active() && !op.bad && !filter.keeps(collection_of(op.path));
-    if (op.filtered_out) res_.ops_filtered++;
-    else kept++;
+    if (op.filtered_out)
+      res_.ops_filtered++;
+    else
+      kept++;
   }
   if (filter.active() && kept == 0) {
     res_.kind = FrameKind::Silent;

@@ -28,7 +28,7 @@ struct DecoderOptions {
 
 enum class FrameKind : uint8_t {
   Entry,    // becomes one stream entry
-  Silent,   // understood, but no entry (see FrameResult::why_silent)
+  Silent,   // understood, but no entry (see FrameResult::silence)
   Invalid,  // could not be decoded; FrameResult::error says why
 };
 
@@ -37,53 +37,53 @@ const char* entry_type_name(EntryType t);
 
 enum class Silence : uint8_t {
   None,
-  ErrorFrame,    // op -1: error_name / message
-  Info,          // #info: error_name holds the info name
-  Sync,          // #sync, not emitted
-  Legacy,        // #handle, #migrate, #tombstone
-  Unknown,       // a type this decoder does not know
-  FilteredOut,   // a commit the collection filter left without ops
+  ErrorFrame,   // op -1: error_name / message
+  Info,         // #info: error_name holds the info name
+  Sync,         // #sync, not emitted
+  Legacy,       // #handle, #migrate, #tombstone
+  Unknown,      // a type this decoder does not know
+  FilteredOut,  // a commit the collection filter left without ops
 };
 const char* silence_name(Silence s);
 
 enum class SkipReason : uint8_t {
-  BlockMissing,   // the record's CID is not in the CAR
-  BadRecord,      // the block is not valid DAG-CBOR, not a map, or lacks $type
-  BadCar,         // blocks could not be read as a CAR
-  NoCid,          // a create/update without a CID
-  BadOp,          // action or path missing, mistyped or unknown
+  BlockMissing,  // the record's CID is not in the CAR
+  BadRecord,     // the block is not valid DAG-CBOR, not a map, or lacks $type
+  BadCar,        // blocks could not be read as a CAR
+  NoCid,         // a create/update without a CID
+  BadOp,         // action or path missing, mistyped or unknown
 };
 constexpr size_t kSkipReasons = 5;
 const char* skip_reason_name(SkipReason r);
 
 struct SkippedOp {
-  Span path;          // into the message; may be empty for a malformed op
+  Span path;  // into the message; may be empty for a malformed op
   SkipReason reason;
-  std::string detail; // human-readable, for the log
+  std::string detail;  // human-readable, for the log
 };
 
 struct FrameResult {
   FrameKind kind = FrameKind::Invalid;
   EntryType entry = EntryType::None;
   Silence silence = Silence::None;
-  int op = 0;                 // header op: 1 or -1
-  Span type;                  // header t, e.g. "#commit"; may be empty for op -1
+  int op = 0;  // header op: 1 or -1
+  Span type;   // header t, e.g. "#commit"; may be empty for op -1
   bool has_seq = false;
   int64_t seq = 0;
-  Span data;                  // the entry's JSON; valid until the next decode
-  Span time;                  // the event's time string, when it has one
-  Span error_name;            // op -1: error; #info: name
-  Span message;               // op -1 and #info: message
+  Span data;        // the entry's JSON; valid until the next decode
+  Span time;        // the event's time string, when it has one
+  Span error_name;  // op -1: error; #info: name
+  Span message;     // op -1 and #info: message
   // For the dashboard's one-line summary of an event.
-  Span did;                   // commit repo, identity/account did
-  Span first_path;            // first op of a commit, before filtering
+  Span did;         // commit repo, identity/account did
+  Span first_path;  // first op of a commit, before filtering
   Span first_action;
   Span handle;                // identity
   bool active = false;        // account
   uint32_t ops_total = 0;     // ops in the commit
   uint32_t ops_filtered = 0;  // dropped by the collection filter
   std::vector<SkippedOp> skipped;
-  std::string error;          // Invalid: why
+  std::string error;  // Invalid: why
 };
 
 // Reuses its buffers: after warming up, decoding a frame does not allocate
@@ -102,7 +102,7 @@ class FrameDecoder {
   struct OpRef {
     Span action;
     Span path;
-    Span cid;       // empty when null or absent
+    Span cid;  // empty when null or absent
     bool bad = false;
     bool filtered_out = false;
     std::string why;

@@ -42,8 +42,7 @@ const char* opcode_name(uint8_t op) {
 // The codes a peer may send (RFC 6455 7.4.1 and the IANA registry): 1004,
 // 1005, 1006 and 1015 are reserved for local use, 1016-2999 unassigned.
 bool close_code_valid(uint16_t c) {
-  return (c >= 1000 && c <= 1014 && c != 1004 && c != 1005 && c != 1006) ||
-         (c >= 3000 && c <= 4999);
+  return (c >= 1000 && c <= 1014 && c != 1004 && c != 1005 && c != 1006) || (c >= 3000 && c <= 4999);
 }
 
 }  // namespace
@@ -138,14 +137,12 @@ int WsParser::parse_header(const uint8_t* h, size_t have, WsSink& sink) {
   if (op >= kClose) {
     if (!fin) {
       fail(sink, kProtocolError,
-           std::string("fragmented ") + opcode_name(op) +
-               " frame: control frames must have FIN set");
+           std::string("fragmented ") + opcode_name(op) + " frame: control frames must have FIN set");
       return -1;
     }
     if (len7 > 125) {
       fail(sink, kProtocolError,
-           std::string(opcode_name(op)) +
-               " frame longer than the 125 bytes allowed for control frames");
+           std::string(opcode_name(op)) + " frame longer than the 125 bytes allowed for control frames");
       return -1;
     }
   } else if (op == kContinuation) {
@@ -166,8 +163,7 @@ int WsParser::parse_header(const uint8_t* h, size_t have, WsSink& sink) {
   if (len7 == 126) {
     len = uint64_t(h[2]) << 8 | h[3];
     if (len < 126) {
-      fail(sink, kProtocolError,
-           "payload length " + std::to_string(len) + " in 16 bits, where 7 bits suffice");
+      fail(sink, kProtocolError, "payload length " + std::to_string(len) + " in 16 bits, where 7 bits suffice");
       return -1;
     }
   } else if (len7 == 127) {
@@ -178,9 +174,9 @@ int WsParser::parse_header(const uint8_t* h, size_t have, WsSink& sink) {
       return -1;
     }
     if (len <= 0xffff) {
-      fail(sink, kProtocolError,
-           "payload length " + std::to_string(len) + " in 64 bits, where " +
-               (len < 126 ? "7" : "16") + " bits suffice");
+      fail(
+          sink, kProtocolError,
+          "payload length " + std::to_string(len) + " in 64 bits, where " + (len < 126 ? "7" : "16") + " bits suffice");
       return -1;
     }
   }

@@ -16,9 +16,7 @@ using namespace fh;
 
 namespace {
 
-bool utf8(std::string_view s) {
-  return utf8_valid(reinterpret_cast<const uint8_t*>(s.data()), s.size());
-}
+bool utf8(std::string_view s) { return utf8_valid(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
 
 // The option byte: 0x01 emits #sync, 0x02 emits #info, 0x0c picks a
 // collection filter (exact, prefix + exact, "*"), 0x10 sets limits small
@@ -56,15 +54,24 @@ struct Snapshot {
   uint32_t ops_total, ops_filtered;
 
   explicit Snapshot(const FrameResult& r)
-      : kind(r.kind), entry(r.entry), silence(r.silence), has_seq(r.has_seq), active(r.active),
-        seq(r.seq), data(r.data.view()), error(r.error), did(r.did.view()),
-        first_path(r.first_path.view()), handle(r.handle.view()), skipped(r.skipped.size()),
-        ops_total(r.ops_total), ops_filtered(r.ops_filtered) {}
+      : kind(r.kind),
+        entry(r.entry),
+        silence(r.silence),
+        has_seq(r.has_seq),
+        active(r.active),
+        seq(r.seq),
+        data(r.data.view()),
+        error(r.error),
+        did(r.did.view()),
+        first_path(r.first_path.view()),
+        handle(r.handle.view()),
+        skipped(r.skipped.size()),
+        ops_total(r.ops_total),
+        ops_filtered(r.ops_filtered) {}
   bool operator==(const Snapshot& o) const {
-    return kind == o.kind && entry == o.entry && silence == o.silence && has_seq == o.has_seq &&
-           active == o.active && seq == o.seq && data == o.data && error == o.error &&
-           did == o.did && first_path == o.first_path && handle == o.handle &&
-           skipped == o.skipped && ops_total == o.ops_total && ops_filtered == o.ops_filtered;
+    return kind == o.kind && entry == o.entry && silence == o.silence && has_seq == o.has_seq && active == o.active &&
+           seq == o.seq && data == o.data && error == o.error && did == o.did && first_path == o.first_path &&
+           handle == o.handle && skipped == o.skipped && ops_total == o.ops_total && ops_filtered == o.ops_filtered;
   }
 };
 
@@ -77,8 +84,7 @@ std::string check_result(const FrameResult& r, const DecoderOptions& o) {
       if (!json_valid(r.data.view()) || r.data.p[0] != '{') {
         return "entry data is not a valid JSON object";
       }
-      if ((r.entry == EntryType::Sync && !o.emit_sync) ||
-          (r.entry == EntryType::Info && !o.emit_info)) {
+      if ((r.entry == EntryType::Sync && !o.emit_sync) || (r.entry == EntryType::Info && !o.emit_info)) {
         return "an opt-in entry type was emitted without the option";
       }
       if (r.entry == EntryType::Commit &&
@@ -91,12 +97,10 @@ std::string check_result(const FrameResult& r, const DecoderOptions& o) {
       if (r.silence == Silence::None || !r.data.empty() || !r.error.empty()) {
         return "a silent frame without a silence, or with data or an error";
       }
-      if ((r.silence == Silence::Sync && o.emit_sync) ||
-          (r.silence == Silence::Info && o.emit_info)) {
+      if ((r.silence == Silence::Sync && o.emit_sync) || (r.silence == Silence::Info && o.emit_info)) {
         return "an opt-in entry type was silenced despite the option";
       }
-      if (r.silence == Silence::FilteredOut &&
-          (!o.filter.active() || r.ops_filtered != r.ops_total)) {
+      if (r.silence == Silence::FilteredOut && (!o.filter.active() || r.ops_filtered != r.ops_total)) {
         return "a commit was filtered out although the filter kept some of its ops";
       }
       break;
@@ -106,9 +110,9 @@ std::string check_result(const FrameResult& r, const DecoderOptions& o) {
   }
   if (!r.skipped.empty() && r.entry != EntryType::Commit) return "skipped ops outside a commit entry";
   if (r.ops_filtered + r.skipped.size() > r.ops_total) return "more ops dropped than the commit had";
-  if (!utf8(r.type.view()) || !utf8(r.time.view()) || !utf8(r.error_name.view()) ||
-      !utf8(r.message.view()) || !utf8(r.error) || !utf8(r.did.view()) ||
-      !utf8(r.first_path.view()) || !utf8(r.first_action.view()) || !utf8(r.handle.view())) {
+  if (!utf8(r.type.view()) || !utf8(r.time.view()) || !utf8(r.error_name.view()) || !utf8(r.message.view()) ||
+      !utf8(r.error) || !utf8(r.did.view()) || !utf8(r.first_path.view()) || !utf8(r.first_action.view()) ||
+      !utf8(r.handle.view())) {
     return "a result string is not valid UTF-8";
   }
   for (const SkippedOp& s : r.skipped) {

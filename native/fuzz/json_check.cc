@@ -46,9 +46,7 @@ struct Parser {
     return true;
   }
 
-  static bool hex(char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-  }
+  static bool hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
   bool string() {
     if (!eat('"')) return false;

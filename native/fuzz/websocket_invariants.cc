@@ -24,9 +24,7 @@ struct Event {
   std::string data;  // empty for errors: only the reference's kind and code are compared
   bool in_chunk;     // the span pointed into the chunk fed
 
-  bool operator==(const Event& o) const {
-    return kind == o.kind && code == o.code && data == o.data;
-  }
+  bool operator==(const Event& o) const { return kind == o.kind && code == o.code && data == o.data; }
 };
 
 // Limits picked by the option byte: around the 7/16/64-bit length
@@ -40,13 +38,10 @@ struct Recorder : WsSink {
   const WsParser* parser = nullptr;
 
   bool inside(Span s) const { return s.n > 0 && s.p >= chunk.p && s.p + s.n <= chunk.p + chunk.n; }
-  void binary(Span m) override {
-    events.push_back({Kind::Binary, 0, std::string(m.view()), inside(m)});
-  }
+  void binary(Span m) override { events.push_back({Kind::Binary, 0, std::string(m.view()), inside(m)}); }
   void event(const WsEvent& e) override {
     Kind k = Kind(uint8_t(e.kind) + 1);
-    events.push_back(
-        {k, e.code, k == Kind::Error ? std::string() : std::string(e.data.view()), inside(e.data)});
+    events.push_back({k, e.code, k == Kind::Error ? std::string() : std::string(e.data.view()), inside(e.data)});
     if (k == Kind::Error && e.data.empty()) events.back().data = "(no message)";
   }
 };
@@ -94,9 +89,8 @@ std::vector<Event> reference(Span s, size_t max, std::vector<bool>& single_frame
     if (s.n - i < 2) break;
     uint8_t b0 = p[i], b1 = p[i + 1], op = b0 & 15, len7 = b1 & 127;
     bool fin = b0 >> 7, control = op >= 8;
-    if (b0 & 0x70 || !(op <= 2 || (op >= 8 && op <= 10)) || b1 >> 7 ||
-        (control && (!fin || len7 > 125)) || (op == 0 && !msg_op) || (op == 1 && msg_op) ||
-        (op == 2 && msg_op)) {
+    if (b0 & 0x70 || !(op <= 2 || (op >= 8 && op <= 10)) || b1 >> 7 || (control && (!fin || len7 > 125)) ||
+        (op == 0 && !msg_op) || (op == 1 && msg_op) || (op == 2 && msg_op)) {
       return error(1002);
     }
     size_t hs = len7 == 126 ? 4 : len7 == 127 ? 10 : 2;
@@ -157,8 +151,7 @@ std::string check_sequence(const std::vector<Event>& ev, size_t max) {
     if ((e.kind == Kind::Binary || e.kind == Kind::Text) && e.data.size() > max) {
       return "a message above the limit";
     }
-    if ((e.kind == Kind::Ping || e.kind == Kind::Pong || e.kind == Kind::Close) &&
-        e.data.size() > 125) {
+    if ((e.kind == Kind::Ping || e.kind == Kind::Pong || e.kind == Kind::Close) && e.data.size() > 125) {
       return "a control payload above 125 bytes";
     }
     if (e.kind == Kind::Error && e.code != 1002 && e.code != 1007 && e.code != 1009) {
@@ -187,10 +180,8 @@ std::string check_websocket(const uint8_t* data, size_t n) {
   if (whole.events != expected) return "the events differ from the reference reading";
   for (size_t i = 0; i < whole.events.size(); i++) {
     const Event& e = whole.events[i];
-    if ((e.kind == Kind::Binary || e.kind == Kind::Text) && !e.data.empty() &&
-        e.in_chunk != bool(single[i])) {
-      return single[i] ? "a single-frame message was copied"
-                       : "a fragmented message was not assembled";
+    if ((e.kind == Kind::Binary || e.kind == Kind::Text) && !e.data.empty() && e.in_chunk != bool(single[i])) {
+      return single[i] ? "a single-frame message was copied" : "a fragmented message was not assembled";
     }
   }
 

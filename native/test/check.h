@@ -42,21 +42,20 @@ std::string show(const T& v) {
 // Integers of different signedness compare by value, without warnings.
 template <class A, class B>
 bool equal(const A& a, const B& b) {
-  if constexpr (std::is_integral_v<A> && std::is_integral_v<B> &&
-                std::is_signed_v<A> != std::is_signed_v<B>) {
-    if constexpr (std::is_signed_v<A>) return a >= 0 && std::make_unsigned_t<A>(a) == b;
-    else return b >= 0 && a == std::make_unsigned_t<B>(b);
+  if constexpr (std::is_integral_v<A> && std::is_integral_v<B> && std::is_signed_v<A> != std::is_signed_v<B>) {
+    if constexpr (std::is_signed_v<A>)
+      return a >= 0 && std::make_unsigned_t<A>(a) == b;
+    else
+      return b >= 0 && a == std::make_unsigned_t<B>(b);
   } else {
     return a == b;
   }
 }
 
 template <class A, class B>
-bool report_eq(const A& a, const B& b, const char* file, int line, const char* ta,
-               const char* tb) {
+bool report_eq(const A& a, const B& b, const char* file, int line, const char* ta, const char* tb) {
   if (equal(a, b)) return report(true, file, line, "");
-  return report(false, file, line,
-                std::string("CHECK_EQ(") + ta + ", " + tb + "): " + show(a) + " != " + show(b));
+  return report(false, file, line, std::string("CHECK_EQ(") + ta + ", " + tb + "): " + show(a) + " != " + show(b));
 }
 
 }  // namespace check

@@ -134,7 +134,8 @@ void Server::wipe() {
 }
 
 std::string Server::xadd(const std::string& stream, std::vector<std::string> fields) {
-  uint64_t ms = uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch()).count());
+  uint64_t ms =
+      uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch()).count());
   if (ms > last_ms_) {
     last_ms_ = ms;
     last_seq_ = 0;
@@ -306,7 +307,8 @@ std::string Server::run(const std::vector<std::string>& cmd) {
   if (name == "GET" || name == "MGET") {
     std::vector<std::string> values;
     for (size_t i = 1; i < cmd.size(); i++) {
-      if (streams.count(cmd[i]) && name == "GET") return error("WRONGTYPE Operation against a key holding the wrong kind of value");
+      if (streams.count(cmd[i]) && name == "GET")
+        return error("WRONGTYPE Operation against a key holding the wrong kind of value");
       values.push_back(strings.count(cmd[i]) ? bulk(get(cmd[i])) : kNil);
     }
     return name == "GET" ? values[0] : array(values);
@@ -373,8 +375,8 @@ std::string Server::run(const std::vector<std::string>& cmd) {
   if (name == "XINFO") {
     for (const Group& g : groups[cmd[2]]) {
       if (g.name != cmd[3]) continue;
-      return array({array({bulk("name"), bulk("c1"), bulk("pending"), integer(int64_t(g.pending.size())),
-                           bulk("idle"), integer(g.idle_ms)})});
+      return array({array({bulk("name"), bulk("c1"), bulk("pending"), integer(int64_t(g.pending.size())), bulk("idle"),
+                           integer(g.idle_ms)})});
     }
     return error("NOGROUP No such consumer group");
   }
@@ -435,15 +437,12 @@ bool Connection::send(std::initializer_list<fh::Span> parts, fh::RedisError& err
       continue;
     }
     switch (rule->act) {
-      case Act::Reset:
-        return fail(err, "Connection reset by peer");
+      case Act::Reset: return fail(err, "Connection reset by peer");
       case Act::ResetAfter:
         net_.server.execute(cmd, session_);
         broken_ = true;
         return true;
-      case Act::Timeout:
-        timeout_ = true;
-        return true;
+      case Act::Timeout: timeout_ = true; return true;
       case Act::TimeoutAfter:
         net_.server.execute(cmd, session_);
         timeout_ = true;

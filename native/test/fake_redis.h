@@ -102,12 +102,12 @@ class Server {
   std::string xadd(const std::string& stream, std::vector<std::string> fields);
   void touch(const std::string& key) { versions_[key]++; }
   void expire();
-  void scan(const std::string& stream, bool only, const std::vector<std::string>& names,
-            std::vector<std::string>& out, std::string& floor);
+  void scan(const std::string& stream, bool only, const std::vector<std::string>& names, std::vector<std::string>& out,
+            std::string& floor);
 
   Clock& clock_;
   uint64_t last_ms_ = 0, last_seq_ = 0;
-  std::map<std::string, int64_t> added_;  // entries ever added, per stream
+  std::map<std::string, int64_t> added_;    // entries ever added, per stream
   std::map<std::string, std::string> sha_;  // sha -> script name
   std::map<std::string, uint64_t> versions_;
   uint64_t epoch_ = 0;  // moves on restore() and wipe(): every watch is void
@@ -142,7 +142,10 @@ class Connection : public fh::Connection {
  public:
   explicit Connection(Net& net) : net_(net) {}
   bool connect(const fh::Endpoint& to, fh::RedisError& err) override;
-  void disconnect() override { up_ = false; inbox_.clear(); }
+  void disconnect() override {
+    up_ = false;
+    inbox_.clear();
+  }
   bool connected() const override { return up_; }
   bool send(std::initializer_list<fh::Span> parts, fh::RedisError& err) override;
   bool receive(size_t n, std::vector<fh::Reply>& out, fh::RedisError& err) override;
@@ -157,8 +160,8 @@ class Connection : public fh::Connection {
   bool up_ = false;
   std::unique_ptr<redisReader, ReaderFree> reader_;
   Session session_;
-  std::string inbox_;     // reply bytes not fed to the reader yet
-  bool broken_ = false;   // the next receive fails
+  std::string inbox_;    // reply bytes not fed to the reader yet
+  bool broken_ = false;  // the next receive fails
   bool timeout_ = false;
 };
 

@@ -12,17 +12,15 @@
 #include "line_writer.h"
 #include "util.h"
 
+using fh::CapturedMessage;
 using fh::CaptureEnd;
 using fh::CaptureWalker;
-using fh::CapturedMessage;
 using testutil::span;
 using testutil::unhex;
 
 namespace {
 
-std::string le32(uint32_t n) {
-  return std::string{char(n), char(n >> 8), char(n >> 16), char(n >> 24)};
-}
+std::string le32(uint32_t n) { return std::string{char(n), char(n >> 8), char(n >> 16), char(n >> 24)}; }
 
 // The messages a walk yields, and how it ended.
 struct Walk {
@@ -147,9 +145,8 @@ TEST(line_writer_lines) {
   fh::FrameDecoder decoder;
   fh::LineWriter lines(true);
   std::string bad = unhex("a1 61 74");
-  std::string future = unhex("a1 62 6f 70 20 a2") + testutil::text("error") +
-                       testutil::text("FutureCursor") + testutil::text("message") +
-                       testutil::text("cursor \"ahead\"");
+  std::string future = unhex("a1 62 6f 70 20 a2") + testutil::text("error") + testutil::text("FutureCursor") +
+                       testutil::text("message") + testutil::text("cursor \"ahead\"");
   lines.add(CapturedMessage{0, 0, span(kError)}, decoder.decode(span(kError)));
   lines.add(CapturedMessage{1, 10, span(bad)}, decoder.decode(span(bad)));
   lines.add(CapturedMessage{2, 17, span(future)}, decoder.decode(span(future)));
@@ -219,8 +216,8 @@ TEST(print_capture_same_lines_on_any_number_of_threads) {
   std::string capture = pds;
   size_t third = 0;
   for (int i = 0; i < 3; i++) {
-    third += 4 + (uint8_t(capture[third]) | uint8_t(capture[third + 1]) << 8 |
-                  uint8_t(capture[third + 2]) << 16 | size_t(uint8_t(capture[third + 3])) << 24);
+    third += 4 + (uint8_t(capture[third]) | uint8_t(capture[third + 1]) << 8 | uint8_t(capture[third + 2]) << 16 |
+                  size_t(uint8_t(capture[third + 3])) << 24);
   }
   capture[third + 4] = char(0x82);
   capture.resize(capture.size() - 5);

@@ -32,12 +32,10 @@ TEST(car_header_errors) {
   CHECK_EQ(parse_error(unhex("00 a0")), "CAR header length 0 is invalid for a CAR of 2 bytes");
   CHECK_EQ(parse_error(unhex("0a a0")), "CAR header length 10 is invalid for a CAR of 2 bytes");
   CHECK_EQ(parse_error(with_header(head(4, 0))), "CAR header is not a map");
-  CHECK_EQ(parse_error(with_header(unhex("a1"))),
-           "CAR header: map length exceeds the remaining input at byte 0");
+  CHECK_EQ(parse_error(with_header(unhex("a1"))), "CAR header: map length exceeds the remaining input at byte 0");
   CHECK_EQ(parse_error(with_header(head(5, 1) + roots)), "CAR header has no version");
   CHECK_EQ(parse_error(with_header(head(5, 1) + version)), "CAR header has no roots");
-  CHECK_EQ(parse_error(with_header(head(5, 1) + text("version") + text("1"))),
-           "CAR header version is not an integer");
+  CHECK_EQ(parse_error(with_header(head(5, 1) + text("version") + text("1"))), "CAR header version is not an integer");
   CHECK_EQ(parse_error(make_car({}, {}, 2)), "unsupported CAR version 2 (expected 1)");
   CHECK_EQ(parse_error(with_header(head(5, 2) + text("roots") + head(5, 0) + version)),
            "CAR header: CAR header roots is a map, expected an array at byte 7");
@@ -57,8 +55,7 @@ TEST(car_section_errors) {
   size_t at = car.size();
   std::string block = dasl_cid(2) + "data";
   CHECK_EQ(parse_error(car), "");
-  CHECK_EQ(parse_error(car + "\x80"),
-           "CAR section length at byte " + std::to_string(at) + " is not a valid varint");
+  CHECK_EQ(parse_error(car + "\x80"), "CAR section length at byte " + std::to_string(at) + " is not a valid varint");
   CHECK_EQ(parse_error(car + '\0'), "CAR section at byte " + std::to_string(at) + " has length 0");
   CHECK_EQ(parse_error(car + uvarint(block.size()) + block + '\0'),
            "CAR section at byte " + std::to_string(at + 1 + block.size()) + " has length 0");
@@ -67,8 +64,7 @@ TEST(car_section_errors) {
   CHECK_EQ(parse_error(car + uvarint(3) + unhex("02 71 12")),
            "CAR section at byte " + std::to_string(at) + ": CID version 2 is not supported");
   CHECK_EQ(parse_error(car + uvarint(10) + dasl_cid(3).substr(0, 10)),
-           "CAR section at byte " + std::to_string(at) +
-               ": CID digest of 32 bytes runs past the end of its section");
+           "CAR section at byte " + std::to_string(at) + ": CID digest of 32 bytes runs past the end of its section");
   std::string three = make_car({}, {{dasl_cid(1), "a"}, {dasl_cid(2), "b"}, {dasl_cid(3), "c"}});
   CHECK_EQ(parse_error(three, 3), "");
   CHECK_EQ(parse_error(three, 2), "CAR has more than 2 blocks");
@@ -82,13 +78,9 @@ TEST(car_section_errors) {
 }
 
 TEST(car_go_car_fixtures) {
-  auto error_of = [](const char* name) {
-    return parse_error(testutil::read_fixture(std::string("go-car/") + name));
-  };
-  CHECK_EQ(error_of("badheaderlength.car"),
-           "CAR header length 216830324832 is invalid for a CAR of 38 bytes");
-  CHECK_EQ(error_of("badsectionlength.car"),
-           "CAR section at byte 18 claims 216830324832 bytes but only 46 remain");
+  auto error_of = [](const char* name) { return parse_error(testutil::read_fixture(std::string("go-car/") + name)); };
+  CHECK_EQ(error_of("badheaderlength.car"), "CAR header length 216830324832 is invalid for a CAR of 38 bytes");
+  CHECK_EQ(error_of("badsectionlength.car"), "CAR section at byte 18 claims 216830324832 bytes but only 46 remain");
   CHECK_EQ(error_of("sample-corrupt-pragma.car"), "CAR header length 18 is invalid for a CAR of 16 bytes");
   CHECK_EQ(error_of("sample-rootless-v42.car"), "unsupported CAR version 42 (expected 1)");
   CHECK_EQ(error_of("sample-rw-bs-v2.car"), "unsupported CAR version 2 (expected 1)");

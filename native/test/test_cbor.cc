@@ -65,14 +65,12 @@ TEST(cbor_integers_of_every_width) {
 TEST(cbor_shortest_form_for_each_width) {
   const std::string msg = "integer or length not in shortest form at byte 0";
   for (const char* hex :
-       {"18 17", "19 00 ff", "1a 00 00 ff ff", "1b 00 00 00 00 ff ff ff ff", "38 00",
-        "39 00 01", "58 00", "59 00 01 61", "78 01 61", "7a 00 00 00 01 61", "98 00", "b8 00",
-        "9b 00 00 00 00 00 00 00 00"}) {
+       {"18 17", "19 00 ff", "1a 00 00 ff ff", "1b 00 00 00 00 ff ff ff ff", "38 00", "39 00 01", "58 00",
+        "59 00 01 61", "78 01 61", "7a 00 00 00 01 61", "98 00", "b8 00", "9b 00 00 00 00 00 00 00 00"}) {
     CHECK_EQ(error_of(unhex(hex)), msg);
   }
   CHECK_EQ(error_of(unhex("d9 00 2a") + head(2, 37) + '\0' + kCid), msg);
-  CHECK_EQ(error_of("\xd8\x2a\x58\x05" + std::string(5, '\0')),
-           "integer or length not in shortest form at byte 2");
+  CHECK_EQ(error_of("\xd8\x2a\x58\x05" + std::string(5, '\0')), "integer or length not in shortest form at byte 2");
   CHECK_EQ(error_of(unhex("a1 78 01 61 01")), "integer or length not in shortest form at byte 1");
 }
 
@@ -108,8 +106,7 @@ TEST(cbor_floats) {
   CHECK_EQ(it.f, 1.5);
   CHECK_EQ(first_item(unhex("fb 00 00 00 00 00 00 00 00")).f, 0.0);
   CHECK_EQ(first_item(unhex("fb 80 00 00 00 00 00 00 01")).f, -5e-324);
-  for (const char* hex : {"fb 7f f8 00 00 00 00 00 00", "fb 7f f0 00 00 00 00 00 01",
-                          "fb ff f8 00 00 00 00 00 00"}) {
+  for (const char* hex : {"fb 7f f8 00 00 00 00 00 00", "fb 7f f0 00 00 00 00 00 01", "fb ff f8 00 00 00 00 00 00"}) {
     CHECK_EQ(error_of(unhex(hex)), "NaN is not allowed at byte 0");
   }
   CHECK_EQ(error_of(unhex("fb 7f f0 00 00 00 00 00 00")), "Infinity is not allowed at byte 0");
@@ -132,11 +129,9 @@ TEST(cbor_tags) {
   // Tag 42 without the 0x00 multibase prefix, empty, or around something else.
   CHECK_EQ(error_of("\xd8\x2a" + testutil::bytes(kCid + "x")),
            "CID link must start with the 0x00 identity multibase prefix at byte 4");
-  CHECK_EQ(error_of(unhex("d8 2a 40")),
-           "CID link must start with the 0x00 identity multibase prefix at byte 3");
+  CHECK_EQ(error_of(unhex("d8 2a 40")), "CID link must start with the 0x00 identity multibase prefix at byte 3");
   CHECK_EQ(error_of("\xd8\x2a" + text("bafy")), "tag 42 must wrap a definite byte string at byte 2");
-  CHECK_EQ(error_of(unhex("d8 2a 5f 41 00 ff")),
-           "tag 42 must wrap a definite byte string at byte 2");
+  CHECK_EQ(error_of(unhex("d8 2a 5f 41 00 ff")), "tag 42 must wrap a definite byte string at byte 2");
   CHECK_EQ(error_of(unhex("d8 2a d8 2a 40")), "tag 42 must wrap a definite byte string at byte 2");
   CHECK_EQ(error_of(unhex("d8 2a 5c")), "reserved additional info in tag 42 at byte 2");
   CHECK_EQ(error_of(unhex("d8 2a")), "unexpected end of input at byte 2");
@@ -151,10 +146,8 @@ TEST(cbor_links_in_car_headers) {
   CHECK_EQ(error_of(link(blake2b), LinkRule::AnyCid), "");
   CHECK_EQ(error_of(link(unhex("1220") + std::string(32, 'x')), LinkRule::AnyCid), "");
   CHECK(error_of(link(blake2b)) != "");
-  CHECK_EQ(error_of(link(blake2b + "x"), LinkRule::AnyCid),
-           "CID is followed by stray bytes inside its tag at byte 2");
-  CHECK_EQ(error_of(link(unhex("0171")), LinkRule::AnyCid),
-           "CID holds a malformed or truncated varint at byte 2");
+  CHECK_EQ(error_of(link(blake2b + "x"), LinkRule::AnyCid), "CID is followed by stray bytes inside its tag at byte 2");
+  CHECK_EQ(error_of(link(unhex("0171")), LinkRule::AnyCid), "CID holds a malformed or truncated varint at byte 2");
 }
 
 TEST(cbor_strings) {
@@ -173,9 +166,9 @@ TEST(cbor_strings) {
 }
 
 TEST(cbor_map_keys) {
-  CHECK_EQ(error_of(unhex("a2 61 61 01 61 62 02")), "");      // {"a", "b"}
-  CHECK_EQ(error_of(unhex("a2 61 62 01 62 61 61 02")), "");   // {"b", "aa"}: shorter first
-  CHECK_EQ(error_of(unhex("a2 60 01 61 61 02")), "");         // the empty key sorts first
+  CHECK_EQ(error_of(unhex("a2 61 61 01 61 62 02")), "");     // {"a", "b"}
+  CHECK_EQ(error_of(unhex("a2 61 62 01 62 61 61 02")), "");  // {"b", "aa"}: shorter first
+  CHECK_EQ(error_of(unhex("a2 60 01 61 61 02")), "");        // the empty key sorts first
   CHECK_EQ(error_of(unhex("a2 61 62 01 61 61 02")),
            "map key \"a\" out of canonical order (length first, then bytewise) at byte 4");
   CHECK_EQ(error_of(unhex("a2 62 61 61 01 61 62 02")),
@@ -201,20 +194,20 @@ TEST(cbor_depth_limit) {
   CHECK_EQ(error_of(nested(2), LinkRule::Dasl, 2), "");
   CHECK_EQ(error_of(nested(3), LinkRule::Dasl, 2), "nesting deeper than 2 levels at byte 3");
   std::string maps;
-  for (int i = 0; i < 65; i++) maps += "\xa1\x61" "a";
+  for (int i = 0; i < 65; i++)
+    maps +=
+        "\xa1\x61"
+        "a";
   CHECK_EQ(error_of(maps + '\x00'), "nesting deeper than 64 levels at byte 193");
   // Empty containers at the limit count as entered.
   CHECK_EQ(error_of(std::string(64, '\x81') + '\x80'), "nesting deeper than 64 levels at byte 65");
 }
 
 TEST(cbor_lengths_larger_than_input) {
-  CHECK_EQ(error_of(unhex("5b ff ff ff ff ff ff ff ff 00")),
-           "byte string runs past the end of input at byte 0");
+  CHECK_EQ(error_of(unhex("5b ff ff ff ff ff ff ff ff 00")), "byte string runs past the end of input at byte 0");
   CHECK_EQ(error_of(unhex("7a 7f ff ff ff 61 62")), "text string runs past the end of input at byte 0");
-  CHECK_EQ(error_of(unhex("9b ff ff ff ff ff ff ff ff 00")),
-           "array length exceeds the remaining input at byte 0");
-  CHECK_EQ(error_of(unhex("bb 80 00 00 00 00 00 00 00 00")),
-           "map length exceeds the remaining input at byte 0");
+  CHECK_EQ(error_of(unhex("9b ff ff ff ff ff ff ff ff 00")), "array length exceeds the remaining input at byte 0");
+  CHECK_EQ(error_of(unhex("bb 80 00 00 00 00 00 00 00 00")), "map length exceeds the remaining input at byte 0");
   CHECK_EQ(error_of(unhex("a2 61 61 01")), "map length exceeds the remaining input at byte 0");
   CHECK_EQ(error_of(unhex("83 01 02")), "array length exceeds the remaining input at byte 0");
   CHECK_EQ(error_of(unhex("82 61 61")), "unexpected end of input at byte 3");
@@ -222,11 +215,10 @@ TEST(cbor_lengths_larger_than_input) {
 }
 
 TEST(cbor_every_truncation_of_a_valid_item_fails) {
-  std::string v = head(5, 9) + text("a") + "\x17" + text("b") + unhex("3b ff ff ff ff ff ff ff ff") +
-                  text("c") + testutil::bytes("xyz") + text("d") + link(kCid) + text("e") +
-                  unhex("fb 3f f8 00 00 00 00 00 00") + text("f") + unhex("83 f4 f5 f6") +
-                  text("g") + unhex("a1 61 68 19 01 00") + text("ij") + unhex("1b 00 00 00 01 00 00 00 00") +
-                  text("kl") + text("\xe2\x82\xac");
+  std::string v = head(5, 9) + text("a") + "\x17" + text("b") + unhex("3b ff ff ff ff ff ff ff ff") + text("c") +
+                  testutil::bytes("xyz") + text("d") + link(kCid) + text("e") + unhex("fb 3f f8 00 00 00 00 00 00") +
+                  text("f") + unhex("83 f4 f5 f6") + text("g") + unhex("a1 61 68 19 01 00") + text("ij") +
+                  unhex("1b 00 00 00 01 00 00 00 00") + text("kl") + text("\xe2\x82\xac");
   CHECK_EQ(error_of(v), "");
   for (size_t n = 0; n < v.size(); n++) {
     CborReader r(fh::Span(reinterpret_cast<const uint8_t*>(v.data()), n));

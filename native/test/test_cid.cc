@@ -76,8 +76,7 @@ TEST(cid_read_any_rules) {
 }
 
 TEST(cid_string) {
-  std::string cid =
-      unhex("01711220d775286a80751e9ae80a10c0a009c328a09f8698fe55163974591ebfdd2056aa");
+  std::string cid = unhex("01711220d775286a80751e9ae80a10c0a009c328a09f8698fe55163974591ebfdd2056aa");
   CHECK_EQ(fh::cid_string_len(span(cid)), fh::kDaslCidChars);
   CHECK_EQ(fh::cid_to_string(span(cid)), "bafyreigxouugvadvd2noqcqqycqatqziucpyngh6kulds5czd2752icwvi");
 }

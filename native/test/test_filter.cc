@@ -25,7 +25,7 @@ TEST(filter_prefix) {
   CHECK(f.keeps("app.bsky.feed.post"));
   CHECK(f.keeps("app.bsky.feed.like"));
   CHECK(f.keeps("app.bsky.graph.follow"));
-  CHECK(!f.keeps("app.bsky.feed"));   // the prefix needs a name after its dot
+  CHECK(!f.keeps("app.bsky.feed"));  // the prefix needs a name after its dot
   CHECK(!f.keeps("app.bsky.feed."));
   CHECK(!f.keeps("app.bsky.feedx.post"));
   CHECK(!f.keeps("app.bsky.graph.block"));

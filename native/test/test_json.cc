@@ -84,11 +84,9 @@ TEST(json_doubles_like_javascript) {
 }
 
 TEST(json_bytes_and_links) {
-  CHECK_EQ(out_of([](Buffer& b) { fh::json_bytes(b, fh::Span(std::string_view("foob"))); }),
-           "{\"$bytes\":\"Zm9vYg\"}");
+  CHECK_EQ(out_of([](Buffer& b) { fh::json_bytes(b, fh::Span(std::string_view("foob"))); }), "{\"$bytes\":\"Zm9vYg\"}");
   CHECK_EQ(out_of([](Buffer& b) { fh::json_bytes(b, fh::Span()); }), "{\"$bytes\":\"\"}");
-  std::string cid = testutil::unhex(
-      "01711220d775286a80751e9ae80a10c0a009c328a09f8698fe55163974591ebfdd2056aa");
+  std::string cid = testutil::unhex("01711220d775286a80751e9ae80a10c0a009c328a09f8698fe55163974591ebfdd2056aa");
   CHECK_EQ(out_of([&](Buffer& b) { fh::json_link(b, fh::Span(cid)); }),
            "{\"$link\":\"bafyreigxouugvadvd2noqcqqycqatqziucpyngh6kulds5czd2752icwvi\"}");
 }

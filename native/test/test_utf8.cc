@@ -1,6 +1,6 @@
 #include "check.h"
-#include "util.h"
 #include "utf8.h"
+#include "util.h"
 
 using testutil::unhex;
 
@@ -9,8 +9,8 @@ static size_t invalid_at(const std::string& s) {
 }
 
 TEST(utf8_valid) {
-  for (const char* hex : {"", "41", "c2 80", "c3 a9", "df bf", "e0 a0 80", "e2 82 ac", "ed 9f bf",
-                          "ee 80 80", "ef bf bf", "f0 90 80 80", "f0 9f 98 80", "f4 8f bf bf"}) {
+  for (const char* hex : {"", "41", "c2 80", "c3 a9", "df bf", "e0 a0 80", "e2 82 ac", "ed 9f bf", "ee 80 80",
+                          "ef bf bf", "f0 90 80 80", "f0 9f 98 80", "f4 8f bf bf"}) {
     std::string s = unhex(hex);
     CHECK_EQ(invalid_at(s), s.size());
   }
@@ -24,11 +24,11 @@ TEST(utf8_invalid) {
     const char* hex;
     size_t at;
   } cases[] = {
-      {"80", 0},           // lone continuation byte
+      {"80", 0},  // lone continuation byte
       {"bf", 0},
-      {"c0 80", 0},        // overlong NUL
-      {"c1 bf", 0},        // overlong two-byte form
-      {"e0 80 80", 0},     // overlong three-byte forms
+      {"c0 80", 0},     // overlong NUL
+      {"c1 bf", 0},     // overlong two-byte form
+      {"e0 80 80", 0},  // overlong three-byte forms
       {"e0 9f bf", 0},
       {"f0 80 80 80", 0},  // overlong four-byte forms
       {"f0 8f bf bf", 0},
@@ -39,11 +39,11 @@ TEST(utf8_invalid) {
       {"f8 88 80 80 80", 0},
       {"fe", 0},
       {"ff", 0},
-      {"c3", 0},           // truncated sequences
+      {"c3", 0},  // truncated sequences
       {"e2 82", 0},
       {"f0 9f 98", 0},
       {"41 42 43 c3", 3},
-      {"c3 28", 0},        // bad continuation bytes
+      {"c3 28", 0},  // bad continuation bytes
       {"e2 28 a1", 0},
       {"e2 82 28", 0},
       {"f0 9f 98 28", 0},

@@ -40,8 +40,7 @@ struct Recorder : fh::WsSink {
   void event(const WsEvent& e) override {
     static const char* names[] = {"text", "ping", "pong", "close", "error"};
     log += names[int(e.kind)];
-    if (e.kind == WsEventKind::Close || e.kind == WsEventKind::Error)
-      log += " " + std::to_string(e.code);
+    if (e.kind == WsEventKind::Close || e.kind == WsEventKind::Error) log += " " + std::to_string(e.code);
     log += " " + (e.kind == WsEventKind::Error ? std::string(e.data.view()) : show(e.data)) + "; ";
   }
   void feed(WsParser& p, std::string_view s) {
@@ -167,12 +166,10 @@ TEST(websocket_whole_messages_are_not_copied) {
 }
 
 TEST(websocket_control_frames_between_fragments) {
-  std::string s =
-      frame(0x01, "a") + frame(0x89, "p1") + frame(0x00, "b") + frame(0x8a, "p2") + frame(0x88, "");
+  std::string s = frame(0x01, "a") + frame(0x89, "p1") + frame(0x00, "b") + frame(0x8a, "p2") + frame(0x88, "");
   // A close between fragments ends the stream; the message is never complete.
   CHECK_EQ(parse(s), "ping \"p1\"; pong \"p2\"; close 1005 \"\"; ");
-  s = frame(0x02, "a") + frame(0x89, "p1") + frame(0x00, "b") + frame(0x8a, "p2") +
-      frame(0x80, "c");
+  s = frame(0x02, "a") + frame(0x89, "p1") + frame(0x00, "b") + frame(0x8a, "p2") + frame(0x80, "c");
   CHECK_EQ(parse(s), "ping \"p1\"; pong \"p2\"; binary \"abc\"; ");
   CHECK_EQ(parse(s, {1}), "ping \"p1\"; pong \"p2\"; binary \"abc\"; ");
 }
@@ -182,56 +179,42 @@ TEST(websocket_close) {
   CHECK_EQ(parse(frame(0x88, close_payload(1000))), "close 1000 \"\"; ");
   CHECK_EQ(parse(frame(0x88, close_payload(4000, "going away \xe2\x9c\x93"))),
            "close 4000 \"going away \\xe2\\x9c\\x93\"; ");
-  for (uint16_t ok :
-       {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999}) {
+  for (uint16_t ok : {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999}) {
     CHECK_EQ(parse(frame(0x88, close_payload(ok))), "close " + std::to_string(ok) + " \"\"; ");
   }
   for (uint16_t bad : {0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535}) {
     CHECK_EQ(parse(frame(0x88, close_payload(bad))),
              "error 1002 close frame with invalid status code " + std::to_string(bad) + "; ");
   }
-  CHECK_EQ(parse(frame(0x88, "\x03")),
-           "error 1002 close frame with a 1-byte payload: a status code takes 2 bytes; ");
-  CHECK_EQ(parse(frame(0x88, close_payload(1000, "bad \xc3("))),
-           "error 1007 close frame reason is not valid UTF-8; ");
+  CHECK_EQ(parse(frame(0x88, "\x03")), "error 1002 close frame with a 1-byte payload: a status code takes 2 bytes; ");
+  CHECK_EQ(parse(frame(0x88, close_payload(1000, "bad \xc3("))), "error 1007 close frame reason is not valid UTF-8; ");
   CHECK_EQ(parse(frame(0x88, close_payload(1000, std::string(123, 'r')))),
            "close 1000 " + shown(std::string(123, 'r')) + "; ");
   // Nothing may follow a close frame.
-  CHECK_EQ(parse(frame(0x88, "") + frame(0x82, "late")),
-           "close 1005 \"\"; error 1002 data after the close frame; ");
-  CHECK_EQ(parse(frame(0x88, "") + "\x82", {2, 1}),
-           "close 1005 \"\"; error 1002 data after the close frame; ");
+  CHECK_EQ(parse(frame(0x88, "") + frame(0x82, "late")), "close 1005 \"\"; error 1002 data after the close frame; ");
+  CHECK_EQ(parse(frame(0x88, "") + "\x82", {2, 1}), "close 1005 \"\"; error 1002 data after the close frame; ");
 }
 
 TEST(websocket_frame_errors) {
-  CHECK_EQ(parse(unhex("c2 00")),
-           "error 1002 frame with RSV1 set, but no extension was negotiated; ");
-  CHECK_EQ(parse(unhex("a2 00")),
-           "error 1002 frame with RSV2 set, but no extension was negotiated; ");
-  CHECK_EQ(parse(unhex("92 00")),
-           "error 1002 frame with RSV3 set, but no extension was negotiated; ");
-  CHECK_EQ(parse(unhex("f2 00")),
-           "error 1002 frame with RSV1, RSV2, RSV3 set, but no extension was negotiated; ");
+  CHECK_EQ(parse(unhex("c2 00")), "error 1002 frame with RSV1 set, but no extension was negotiated; ");
+  CHECK_EQ(parse(unhex("a2 00")), "error 1002 frame with RSV2 set, but no extension was negotiated; ");
+  CHECK_EQ(parse(unhex("92 00")), "error 1002 frame with RSV3 set, but no extension was negotiated; ");
+  CHECK_EQ(parse(unhex("f2 00")), "error 1002 frame with RSV1, RSV2, RSV3 set, but no extension was negotiated; ");
   for (int op : {3, 4, 5, 6, 7, 11, 12, 13, 14, 15}) {
     char hex[4];
     std::snprintf(hex, sizeof hex, "%x", op);
     CHECK_EQ(parse(std::string{char(0x80 | op), 0}),
              std::string("error 1002 frame with unknown opcode 0x") + hex + "; ");
   }
-  CHECK_EQ(parse(frame(0x82, "hi", 0, true)),
-           "error 1002 masked frame: a server must not mask its frames; ");
-  CHECK_EQ(parse(frame(0x09, "")),
-           "error 1002 fragmented ping frame: control frames must have FIN set; ");
-  CHECK_EQ(parse(frame(0x08, "")),
-           "error 1002 fragmented close frame: control frames must have FIN set; ");
-  CHECK_EQ(parse(frame(0x8a, std::string(125, 'p'))),
-           "pong " + shown(std::string(125, 'p')) + "; ");
+  CHECK_EQ(parse(frame(0x82, "hi", 0, true)), "error 1002 masked frame: a server must not mask its frames; ");
+  CHECK_EQ(parse(frame(0x09, "")), "error 1002 fragmented ping frame: control frames must have FIN set; ");
+  CHECK_EQ(parse(frame(0x08, "")), "error 1002 fragmented close frame: control frames must have FIN set; ");
+  CHECK_EQ(parse(frame(0x8a, std::string(125, 'p'))), "pong " + shown(std::string(125, 'p')) + "; ");
   CHECK_EQ(parse(frame(0x8a, std::string(126, 'p'))),
            "error 1002 pong frame longer than the 125 bytes allowed for control frames; ");
   CHECK_EQ(parse(frame(0x89, "short", 2)),
            "error 1002 ping frame longer than the 125 bytes allowed for control frames; ");
-  CHECK_EQ(parse(frame(0x80, "x")),
-           "error 1002 continuation frame without a message to continue; ");
+  CHECK_EQ(parse(frame(0x80, "x")), "error 1002 continuation frame without a message to continue; ");
   CHECK_EQ(parse(frame(0x02, "a") + frame(0x80, "b") + frame(0x00, "c")),
            "binary \"ab\"; error 1002 continuation frame without a message to continue; ");
   CHECK_EQ(parse(frame(0x02, "a") + frame(0x82, "b")),
@@ -240,10 +223,8 @@ TEST(websocket_frame_errors) {
   CHECK_EQ(parse(frame(0x01, "a") + frame(0x02, "b")),
            "error 1002 binary frame inside a fragmented text message, where a continuation frame "
            "was due; ");
-  CHECK_EQ(parse(frame(0x81, "bad \xed\xa0\x80 surrogate")),
-           "error 1007 text message is not valid UTF-8; ");
-  CHECK_EQ(parse(frame(0x01, "\xe2\x82") + frame(0x80, "(")),
-           "error 1007 text message is not valid UTF-8; ");
+  CHECK_EQ(parse(frame(0x81, "bad \xed\xa0\x80 surrogate")), "error 1007 text message is not valid UTF-8; ");
+  CHECK_EQ(parse(frame(0x01, "\xe2\x82") + frame(0x80, "(")), "error 1007 text message is not valid UTF-8; ");
 }
 
 TEST(websocket_length_encodings) {
@@ -254,31 +235,25 @@ TEST(websocket_length_encodings) {
            "error 1002 64-bit payload length with the most significant bit set; ");
   // RFC 6455 5.2: "the minimal number of bytes MUST be used to encode the
   // length"; a longer form is a malformed frame.
-  CHECK_EQ(parse(frame(0x82, pattern(125, 0), 2)),
-           "error 1002 payload length 125 in 16 bits, where 7 bits suffice; ");
-  CHECK_EQ(parse(frame(0x82, "", 2)),
-           "error 1002 payload length 0 in 16 bits, where 7 bits suffice; ");
+  CHECK_EQ(parse(frame(0x82, pattern(125, 0), 2)), "error 1002 payload length 125 in 16 bits, where 7 bits suffice; ");
+  CHECK_EQ(parse(frame(0x82, "", 2)), "error 1002 payload length 0 in 16 bits, where 7 bits suffice; ");
   CHECK_EQ(parse(frame(0x82, pattern(65535, 0), 8)),
            "error 1002 payload length 65535 in 64 bits, where 16 bits suffice; ");
-  CHECK_EQ(parse(frame(0x82, "abc", 8)),
-           "error 1002 payload length 3 in 64 bits, where 7 bits suffice; ");
+  CHECK_EQ(parse(frame(0x82, "abc", 8)), "error 1002 payload length 3 in 64 bits, where 7 bits suffice; ");
   CHECK_EQ(parse(frame(0x82, pattern(126, 0), 2)), "binary " + shown(pattern(126, 0)) + "; ");
   CHECK_EQ(parse(frame(0x82, pattern(65536, 0), 8)), "binary " + shown(pattern(65536, 0)) + "; ");
 }
 
 TEST(websocket_message_limit) {
-  CHECK_EQ(parse(frame(0x82, pattern(1000, 0)), {}, 1000),
-           "binary " + shown(pattern(1000, 0)) + "; ");
+  CHECK_EQ(parse(frame(0x82, pattern(1000, 0)), {}, 1000), "binary " + shown(pattern(1000, 0)) + "; ");
   CHECK_EQ(parse(frame(0x82, pattern(1001, 0)), {}, 1000),
            "error 1009 message larger than the 1000-byte limit (at least 1001 bytes); ");
   // The sum of fragments counts; the error comes with the header that
   // crosses the limit, before its payload.
   std::string frags = frame(0x02, pattern(600, 0)) + frame(0x89, "") + frame(0x80, pattern(400, 1));
-  CHECK_EQ(parse(frags, {}, 1000),
-           "ping \"\"; binary " + shown(pattern(600, 0) + pattern(400, 1)) + "; ");
+  CHECK_EQ(parse(frags, {}, 1000), "ping \"\"; binary " + shown(pattern(600, 0) + pattern(400, 1)) + "; ");
   frags = frame(0x02, pattern(600, 0)) + frame(0x80, pattern(401, 1)).substr(0, 4);
-  CHECK_EQ(parse(frags, {}, 1000),
-           "error 1009 message larger than the 1000-byte limit (at least 1001 bytes); ");
+  CHECK_EQ(parse(frags, {}, 1000), "error 1009 message larger than the 1000-byte limit (at least 1001 bytes); ");
   CHECK_EQ(parse(unhex("82 7f 7f ff ff ff ff ff ff ff"), {}, 5 * kMiB),
            "error 1009 message larger than the 5242880-byte limit (at least 9223372036854775807 "
            "bytes); ");
@@ -325,14 +300,12 @@ TEST(websocket_split_independence) {
   CHECK_EQ(parse(stream, {1}), expected);
 
   // Every two-piece cut of a smaller stream, and three-piece cuts of it.
-  std::string small = frame(0x82, pattern(130, 1)) + frame(0x02, "ab") + frame(0x89, "p") +
-                      frame(0x80, "c") + frame(0x81, "\xe2\x82\xac") +
-                      frame(0x88, close_payload(1001));
+  std::string small = frame(0x82, pattern(130, 1)) + frame(0x02, "ab") + frame(0x89, "p") + frame(0x80, "c") +
+                      frame(0x81, "\xe2\x82\xac") + frame(0x88, close_payload(1001));
   std::string want = parse(small);
   for (size_t a = 1; a < small.size(); a++) {
     CHECK_EQ(parse(small, {a, small.size()}), want);
-    for (size_t b = 1; a + b < small.size(); b += 7)
-      CHECK_EQ(parse(small, {a, b, small.size()}), want);
+    for (size_t b = 1; a + b < small.size(); b += 7) CHECK_EQ(parse(small, {a, b, small.size()}), want);
   }
   // The big stream cut once at every point of its first and last few
   // hundred bytes, and around each length boundary.
@@ -379,8 +352,7 @@ TEST(websocket_fuzz_invariants) {
   for (const std::string& s : streams) {
     for (int opt = 0; opt < 8; opt++) {
       std::string in = std::string{char(opt), char(opt * 5 + 3)} + s;
-      CHECK_EQ(fuzzcheck::check_websocket(reinterpret_cast<const uint8_t*>(in.data()), in.size()),
-               "");
+      CHECK_EQ(fuzzcheck::check_websocket(reinterpret_cast<const uint8_t*>(in.data()), in.size()), "");
     }
   }
 }

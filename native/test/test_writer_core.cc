@@ -424,7 +424,8 @@ TEST(writer_core_redis_back_empty_carries_on_from_our_cursor) {
   holds(r, range(4, 6));  // 1-3 went with Redis; nothing skipped after them
   CHECK_EQ(r.count(T::Resync), 0u);
   bool said = false;
-  for (const WriterEvent& e : r.events) said = said || (e.type == T::Log && e.message.find("came back empty") != std::string::npos);
+  for (const WriterEvent& e : r.events)
+    said = said || (e.type == T::Log && e.message.find("came back empty") != std::string::npos);
   CHECK(said);
 }
 
@@ -450,7 +451,8 @@ TEST(writer_core_adopts_the_tail_of_a_torn_transaction) {
   second.run();
   holds(second, range(1, 8));
   bool said = false;
-  for (const WriterEvent& e : second.events) said = said || (e.type == T::Log && e.message.find("part of a transaction") != std::string::npos);
+  for (const WriterEvent& e : second.events)
+    said = said || (e.type == T::Log && e.message.find("part of a transaction") != std::string::npos);
   CHECK(said);
 }
 
@@ -653,7 +655,8 @@ TEST(writer_core_stops_before_writing_when_the_acl_refuses_what_pacing_needs) {
     fh::WriterConfig c = test_config();
     c.max_stream_len = 10;
     Rig r(c);
-    r.net.rules.push_back({cmd, 1, fake::Act::Error, std::string("NOPERM this user has no permissions to run the '") + cmd + "' command"});
+    r.net.rules.push_back({cmd, 1, fake::Act::Error,
+                           std::string("NOPERM this user has no permissions to run the '") + cmd + "' command"});
     r.push_range(1, 3);
     r.close_in(10'000);
     r.run();

@@ -94,8 +94,7 @@ std::string dasl_cid(uint8_t fill, std::string_view tail) {
 }
 
 std::string make_car(const std::vector<std::string>& roots,
-                     const std::vector<std::pair<std::string, std::string>>& blocks,
-                     uint64_t version) {
+                     const std::vector<std::pair<std::string, std::string>>& blocks, uint64_t version) {
   std::string h = head(5, 2) + text("roots") + head(4, roots.size());
   for (const std::string& r : roots) h += link(r);
   h += text("version") + head(0, version);

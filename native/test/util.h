@@ -37,7 +37,6 @@ std::string dasl_cid(uint8_t fill, std::string_view tail = {});
 
 // A CAR v1: header {roots, version} then one section per (cid, data).
 std::string make_car(const std::vector<std::string>& roots,
-                     const std::vector<std::pair<std::string, std::string>>& blocks,
-                     uint64_t version = 1);
+                     const std::vector<std::pair<std::string, std::string>>& blocks, uint64_t version = 1);
 
 }  // namespace testutil

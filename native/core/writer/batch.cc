@@ -5,7 +5,6 @@
 #include <random>
 #include <tuple>
 
-
 namespace fh {
 
 namespace {
@@ -141,8 +140,8 @@ void BatchBuilder::build(const std::vector<QueuedFrame>& frames, Batch& b, SeqFl
     }
     if (r.op == -1 || r.type == "#info") {
       if (rep.notices.size() < kMaxNotes) {
-        rep.notices.push_back(Notice{r.op == -1 ? "error" : "#info", std::string(r.error_name.view()),
-                                     std::string(r.message.view())});
+        rep.notices.push_back(
+            Notice{r.op == -1 ? "error" : "#info", std::string(r.error_name.view()), std::string(r.message.view())});
       }
     }
     rep.ops_filtered += r.ops_filtered;
@@ -150,8 +149,8 @@ void BatchBuilder::build(const std::vector<QueuedFrame>& frames, Batch& b, SeqFl
       rep.ops_skipped++;
       rep.skipped_by_reason[size_t(s.reason)]++;
       if (rep.skipped.size() < kMaxNotes) {
-        rep.skipped.push_back(SkipNote{r.has_seq, r.seq, std::string(s.path.view()),
-                                       skip_reason_name(s.reason), s.detail});
+        rep.skipped.push_back(
+            SkipNote{r.has_seq, r.seq, std::string(s.path.view()), skip_reason_name(s.reason), s.detail});
       }
     }
   }
@@ -231,8 +230,8 @@ size_t encode_exec(const WriterConfig& cfg, const Batch& b, const BatchHeader& h
     encode_groups(w, cfg.stream_key, h.cap, h.groups_sha, h.only, h.names);
     queued++;
   }
-  for (const auto& [on, key, json] : {std::tuple{h.recent_key, &cfg.recent_key, &b.recent},
-                                      std::tuple{h.status_key, &cfg.status_key, &b.status}}) {
+  for (const auto& [on, key, json] :
+       {std::tuple{h.recent_key, &cfg.recent_key, &b.recent}, std::tuple{h.status_key, &cfg.status_key, &b.status}}) {
     if (!on || json->empty()) continue;
     w.array(4);
     w.bulk("SETEX");

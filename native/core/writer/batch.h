@@ -50,11 +50,11 @@ struct SeqFloor {
 struct Batch {
   Buffer xadds, publishes;  // complete commands
   size_t entries = 0, messages = 0;
-  size_t queued = 0;        // commands in its transaction, set at each send
-  std::string token;        // this batch's, the same at every attempt
-  std::string cursor;       // the cursor after this batch; "" leaves it
-  std::string last_seq;     // seq of its last entry
-  std::string recent;       // recent events JSON; "" leaves the key
+  size_t queued = 0;     // commands in its transaction, set at each send
+  std::string token;     // this batch's, the same at every attempt
+  std::string cursor;    // the cursor after this batch; "" leaves it
+  std::string last_seq;  // seq of its last entry
+  std::string recent;    // recent events JSON; "" leaves the key
   BatchReport rep;
   size_t frames = 0;
   TimePoint oldest{}, sent_at{};

@@ -33,8 +33,6 @@ class SteadyWriterClock : public WriterClock {
   FrameQueue& q_;
 };
 
-inline double ms_between(TimePoint a, TimePoint b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
+inline double ms_between(TimePoint a, TimePoint b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
 
 }  // namespace fh

@@ -2,7 +2,6 @@
 
 #include <charconv>
 
-
 namespace fh {
 
 namespace {
@@ -21,12 +20,16 @@ bool cursor_less(const std::string& a, const std::string& b) {
 
 bool read_state(Connection& c, const WriterConfig& cfg, RedisState& out, RedisError& err) {
   std::vector<Reply> r;
-  if (!pipeline(c, {{"TYPE", cfg.stream_key}, {"TYPE", cfg.cursor_key}, {"TYPE", cfg.fence_key()},
-                    {"GET", cfg.lease_key()}},
-                r, err)) {
+  if (!pipeline(
+          c, {{"TYPE", cfg.stream_key}, {"TYPE", cfg.cursor_key}, {"TYPE", cfg.fence_key()}, {"GET", cfg.lease_key()}},
+          r, err)) {
     return false;
   }
-  struct Want { const std::string& key; const char* setting; const char* type; };
+  struct Want {
+    const std::string& key;
+    const char* setting;
+    const char* type;
+  };
   std::string fence = cfg.fence_key();
   const Want want[] = {{cfg.stream_key, "REDIS_STREAM_KEY", "stream"},
                        {cfg.cursor_key, "REDIS_CURSOR_KEY", "string"},
@@ -41,8 +44,8 @@ bool read_state(Connection& c, const WriterConfig& cfg, RedisState& out, RedisEr
     std::string type = reply_text(r[i].get());
     if (type != "none" && type != want[i].type) {
       err.fault = Fault::Fatal;
-      err.message = std::string(want[i].setting) + " \"" + cfg.stream_key + "\": key \"" + want[i].key +
-                    "\" holds a " + type + ", not a " + want[i].type + ": choose another key or delete this one";
+      err.message = std::string(want[i].setting) + " \"" + cfg.stream_key + "\": key \"" + want[i].key + "\" holds a " +
+                    type + ", not a " + want[i].type + ": choose another key or delete this one";
       if (i == 1) {
         err.message = "REDIS_CURSOR_KEY \"" + cfg.cursor_key + "\" holds a " + type +
                       ", not a string: choose another key or delete this one";

@@ -20,7 +20,8 @@ void validate(const WriterConfig& c) {
   require(c.sentinel.sentinels.empty() || !c.sentinel.master_name.empty(), "sentinels need a master name");
   require(c.batch_max_events > 0 && c.batch_max_bytes > 0, "batch limits must be above 0");
   require(c.queue_low <= c.queue_high && c.queue_high > 0, "queue low-water mark must not exceed the high one");
-  require(c.retry_initial.count() > 0 && c.retry_initial <= c.retry_max, "retry delays must be above 0, initial <= max");
+  require(c.retry_initial.count() > 0 && c.retry_initial <= c.retry_max,
+          "retry delays must be above 0, initial <= max");
   require(c.redis.connect_timeout_ms > 0 && c.redis.command_timeout_ms > 0, "timeouts must be above 0");
   require(!c.lease.instance_id.empty() && c.lease.ttl_ms > 0, "lease needs an instance id and a ttl above 0");
   require(c.pacing.stale_after_ms > 0, "pacing stale time must be above 0");

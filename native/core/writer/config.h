@@ -48,7 +48,7 @@ enum class TrimMode : uint8_t {
 struct PacingConfig {
   TrimMode mode = TrimMode::Groups;
   std::vector<std::string> only_groups;  // empty: every group of the stream
-  int64_t stale_after_ms = 0;  // a group whose consumers are all idle this long stops counting
+  int64_t stale_after_ms = 0;            // a group whose consumers are all idle this long stops counting
 };
 
 struct LeaseConfig {

@@ -67,8 +67,8 @@ bool command(Connection& c, std::initializer_list<std::string_view> args, Reply&
   return true;
 }
 
-bool pipeline(Connection& c, const std::vector<std::vector<std::string>>& commands,
-              std::vector<Reply>& out, RedisError& err) {
+bool pipeline(Connection& c, const std::vector<std::vector<std::string>>& commands, std::vector<Reply>& out,
+              RedisError& err) {
   std::string req;
   for (const auto& cmd : commands) req += resp_command(cmd);
   return c.send({Span(req)}, err) && c.receive(commands.size(), out, err);

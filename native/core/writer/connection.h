@@ -39,9 +39,7 @@ struct ReplyFree {
 };
 using Reply = std::unique_ptr<redisReply, ReplyFree>;
 
-inline std::string reply_text(const redisReply* r) {
-  return r && r->str ? std::string(r->str, r->len) : std::string();
-}
+inline std::string reply_text(const redisReply* r) { return r && r->str ? std::string(r->str, r->len) : std::string(); }
 inline bool is_error(const redisReply* r) { return r && r->type == REDIS_REPLY_ERROR; }
 
 // The class of an error reply, from its first word.
@@ -70,7 +68,7 @@ RedisError refusal(const Connection& c, const std::string& doing, const std::str
 // One command, one reply.
 bool command(Connection& c, std::initializer_list<std::string_view> args, Reply& out, RedisError& err);
 // Several commands in one round trip; out holds one reply per command.
-bool pipeline(Connection& c, const std::vector<std::vector<std::string>>& commands,
-              std::vector<Reply>& out, RedisError& err);
+bool pipeline(Connection& c, const std::vector<std::vector<std::string>>& commands, std::vector<Reply>& out,
+              RedisError& err);
 
 }  // namespace fh

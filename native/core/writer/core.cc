@@ -168,8 +168,10 @@ WriterCore::Outcome WriterCore::loop() {
     }
     if (o != Outcome::Failed) return o;
     if (err.fault == Fault::Fatal || err.fault == Fault::Config || err.fault == Fault::Aborted) return give_up(err);
-    if (err.fault == Fault::Redirect) topology_.redirected(err.message);
-    else topology_.lost();
+    if (err.fault == Fault::Redirect)
+      topology_.redirected(err.message);
+    else
+      topology_.lost();
     conn_->disconnect();
     if (!pause(++attempt, err)) return control_.aborting() || pending_frames() ? Outcome::Stopped : Outcome::Done;
   }
@@ -215,8 +217,10 @@ void WriterCore::redis_up() {
 bool WriterCore::load_scripts(RedisError& err) {
   std::vector<Reply> r;
   if (!pipeline(*conn_,
-                {{"SCRIPT", "LOAD", kGroupsScript}, {"SCRIPT", "LOAD", kLeaseScript},
-                 {"SCRIPT", "LOAD", kRepairScript}, {"SCRIPT", "LOAD", kSeamScript}},
+                {{"SCRIPT", "LOAD", kGroupsScript},
+                 {"SCRIPT", "LOAD", kLeaseScript},
+                 {"SCRIPT", "LOAD", kRepairScript},
+                 {"SCRIPT", "LOAD", kSeamScript}},
                 r, err)) {
     return false;
   }
@@ -238,9 +242,10 @@ bool WriterCore::check_slots(RedisError& err) {
   for (const std::string& k : {cfg_.cursor_key, cfg_.lease_key(), cfg_.fence_key()}) {
     if (key_slot(k) != slot) {
       err.fault = Fault::Config;
-      err.message = "in a Redis Cluster the stream and cursor keys must share one slot (" + cfg_.stream_key +
-                    " is in " + std::to_string(slot) + ", " + k + " in " + std::to_string(key_slot(k)) +
-                    "): give them a hash tag, e.g. REDIS_STREAM_KEY={firehose}:events REDIS_CURSOR_KEY={firehose}:cursor";
+      err.message =
+          "in a Redis Cluster the stream and cursor keys must share one slot (" + cfg_.stream_key + " is in " +
+          std::to_string(slot) + ", " + k + " in " + std::to_string(key_slot(k)) +
+          "): give them a hash tag, e.g. REDIS_STREAM_KEY={firehose}:events REDIS_CURSOR_KEY={firehose}:cursor";
       return false;
     }
   }
@@ -362,8 +367,9 @@ bool WriterCore::adopt_tail(RedisState& st, RedisError& err) {
     next.cursor = st.tail_seq;
   }
   Reply r;
-  if (!command(*conn_, {"EVALSHA", repair_sha_, "2", cfg_.cursor_key, cfg_.fence_key(), st.keys.cursor, st.keys.fence,
-                        next.cursor, next.fence},
+  if (!command(*conn_,
+               {"EVALSHA", repair_sha_, "2", cfg_.cursor_key, cfg_.fence_key(), st.keys.cursor, st.keys.fence,
+                next.cursor, next.fence},
                r, err)) {
     return false;
   }
@@ -374,10 +380,11 @@ bool WriterCore::adopt_tail(RedisState& st, RedisError& err) {
   }
   if (!torn_logged_) {
     torn_logged_ = true;
-    log("error", "Redis replayed part of a transaction that a crash had cut (a torn AOF loaded with aof-load-truncated yes): " +
-                     cfg_.stream_key + " holds entries up to " + st.tail_id + " (seq " + st.tail_seq +
-                     ") without their cursor; adopted them, so none is written twice. Such a replay can also duplicate entries: "
-                     "run redis-check-aof --fix before Redis starts (README, Redis durability)");
+    log("error",
+        "Redis replayed part of a transaction that a crash had cut (a torn AOF loaded with aof-load-truncated yes): " +
+            cfg_.stream_key + " holds entries up to " + st.tail_id + " (seq " + st.tail_seq +
+            ") without their cursor; adopted them, so none is written twice. Such a replay can also duplicate entries: "
+            "run redis-check-aof --fix before Redis starts (README, Redis durability)");
   }
   st.keys = next;
   return true;
@@ -421,18 +428,14 @@ bool WriterCore::reconcile_idle(RedisState& st, bool reconnect, RedisError& err)
     v = reconcile(st, base_, nullptr);
   }
   switch (v) {
-    case Verdict::Same:
-      return true;
-    case Verdict::Empty:
-      return restore_cursor(st, err);
+    case Verdict::Same: return true;
+    case Verdict::Empty: return restore_cursor(st, err);
     case Verdict::Behind:
       // Only the cursor key went: the stream says how far it got.
       if (st.keys.cursor.empty() && numeric(st.tail_seq) && !adopt_cursor(st, err)) return false;
       resync(st, Verdict::Behind, reconnect);
       return true;
-    default:
-      resync(st, Verdict::Foreign, reconnect);
-      return true;
+    default: resync(st, Verdict::Foreign, reconnect); return true;
   }
 }
 
@@ -443,14 +446,16 @@ bool WriterCore::restore_cursor(RedisState& st, RedisError& err) {
   checked_ = false;
   if (!base_.cursor.empty()) {
     Reply r;
-    if (!command(*conn_, {"EVALSHA", repair_sha_, "2", cfg_.cursor_key, cfg_.fence_key(), st.keys.cursor,
-                          st.keys.fence, base_.cursor, ""},
+    if (!command(*conn_,
+                 {"EVALSHA", repair_sha_, "2", cfg_.cursor_key, cfg_.fence_key(), st.keys.cursor, st.keys.fence,
+                  base_.cursor, ""},
                  r, err)) {
       return false;
     }
     if (is_error(r.get()) || r->integer != 1) {
       err.fault = is_error(r.get()) ? classify_error_reply(reply_text(r.get())) : Fault::Transient;
-      err.message = "could not restore " + cfg_.cursor_key + ": " + (is_error(r.get()) ? reply_text(r.get()) : "the keys moved");
+      err.message =
+          "could not restore " + cfg_.cursor_key + ": " + (is_error(r.get()) ? reply_text(r.get()) : "the keys moved");
       return false;
     }
   }
@@ -465,8 +470,9 @@ bool WriterCore::restore_cursor(RedisState& st, RedisError& err) {
 bool WriterCore::adopt_cursor(RedisState& st, RedisError& err) {
   checked_ = false;
   Reply r;
-  if (!command(*conn_, {"EVALSHA", repair_sha_, "2", cfg_.cursor_key, cfg_.fence_key(), st.keys.cursor, st.keys.fence,
-                        st.tail_seq, st.keys.fence},
+  if (!command(*conn_,
+               {"EVALSHA", repair_sha_, "2", cfg_.cursor_key, cfg_.fence_key(), st.keys.cursor, st.keys.fence,
+                st.tail_seq, st.keys.fence},
                r, err)) {
     return false;
   }
@@ -507,11 +513,13 @@ bool WriterCore::check_seams(RedisError& err) {
     uint64_t now = uint64_t(e->element[0]->integer);
     const Seam& s = all[i];
     if (now > s.entries) {
-      log("error", "Redis replayed part of a transaction that a crash had cut (a torn AOF loaded with aof-load-truncated yes): " +
-                       std::to_string(now - s.entries) + " entries of " + cfg_.stream_key + ", seq " +
-                       reply_text(e->element[1]) + " to " + reply_text(e->element[2]) +
-                       ", are now in it twice (after entry " + (s.from.empty() ? "0-0" : s.from) +
-                       "); run redis-check-aof --fix before Redis starts (README, Redis durability)");
+      log("error",
+          "Redis replayed part of a transaction that a crash had cut (a torn AOF loaded with aof-load-truncated "
+          "yes): " +
+              std::to_string(now - s.entries) + " entries of " + cfg_.stream_key + ", seq " +
+              reply_text(e->element[1]) + " to " + reply_text(e->element[2]) + ", are now in it twice (after entry " +
+              (s.from.empty() ? "0-0" : s.from) +
+              "); run redis-check-aof --fix before Redis starts (README, Redis durability)");
     }
     if (now != s.entries) seams_.drop(i);
   }
@@ -597,8 +605,8 @@ bool WriterCore::poll_groups(RedisError& err) {
   bool only = false;
   std::vector<std::string> names;
   pacing_.selection(only, names);
-  std::vector<std::string> cmd = {"EVALSHA", groups_sha_, "1", cfg_.stream_key, "0", only ? "only" : "all",
-                                  std::to_string(names.size())};
+  std::vector<std::string> cmd = {
+      "EVALSHA", groups_sha_, "1", cfg_.stream_key, "0", only ? "only" : "all", std::to_string(names.size())};
   cmd.insert(cmd.end(), names.begin(), names.end());
   std::vector<Reply> r;
   return pipeline(*conn_, {cmd}, r, err) && read_groups(r[0].get(), err);
@@ -607,8 +615,9 @@ bool WriterCore::poll_groups(RedisError& err) {
 // The groups script's reply, alone or in a batch's transaction.
 bool WriterCore::read_groups(const redisReply* x, RedisError& err) {
   if (is_error(x)) {
-    err = refusal(*conn_, "read the consumer groups of " + cfg_.stream_key +
-                              " (XINFO, XPENDING; or set REDIS_TRIM=maxlen)", reply_text(x));
+    err = refusal(*conn_,
+                  "read the consumer groups of " + cfg_.stream_key + " (XINFO, XPENDING; or set REDIS_TRIM=maxlen)",
+                  reply_text(x));
     return false;
   }
   if (!Pacing::well_formed(x)) {
@@ -627,7 +636,8 @@ bool WriterCore::check_stale(RedisError& err) {
     if (stale) {
       log("error", "consumer group " + name + " of " + cfg_.stream_key + ": every consumer has been idle for over " +
                        std::to_string(cfg_.pacing.stale_after_ms / 1000) +
-                       " s while entries wait for it; it no longer paces the writer, so entries it has not read may be trimmed (PACE_STALE_AFTER_MS)");
+                       " s while entries wait for it; it no longer paces the writer, so entries it has not read may be "
+                       "trimmed (PACE_STALE_AFTER_MS)");
     } else {
       log("info", "consumer group " + name + " of " + cfg_.stream_key + " is reading again: it paces the writer again");
     }
@@ -642,8 +652,9 @@ bool WriterCore::check_stale(RedisError& err) {
       bool found = false;
       for (const GroupState& g : pacing_.groups()) found = found || g.name == want;
       if (!found) {
-        log("error", "PACE_GROUPS names \"" + want + "\", but " + cfg_.stream_key + " has no such consumer group (it has: " +
-                         (have.empty() ? "none" : have) + "): fix the name, or create the group");
+        log("error", "PACE_GROUPS names \"" + want + "\", but " + cfg_.stream_key +
+                         " has no such consumer group (it has: " + (have.empty() ? "none" : have) +
+                         "): fix the name, or create the group");
       }
     }
   }
@@ -949,7 +960,8 @@ bool WriterCore::written(Batch& b, const redisReply* r, RedisError& err) {
                     " changed type under the writer; check them before starting again";
       return false;
     }
-    RedisError why = refusal(*conn_, b.groups && i == keys_end ? "trim " + cfg_.stream_key : std::string("write the dashboard"), m);
+    RedisError why =
+        refusal(*conn_, b.groups && i == keys_end ? "trim " + cfg_.stream_key : std::string("write the dashboard"), m);
     if (why.fault == Fault::Fatal) {
       refused_ = why;
     } else if (m != dash_error_) {

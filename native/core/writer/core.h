@@ -138,8 +138,8 @@ class WriterCore {
   bool slots_checked_ = false;
   bool groups_checked_ = false;
   std::string announced_node_;
-  FenceState base_;         // what Redis holds, as far as we know
-  SeqFloor floor_;          // the newest seq accepted
+  FenceState base_;  // what Redis holds, as far as we know
+  SeqFloor floor_;   // the newest seq accepted
   AckHistory acks_;
   Seams seams_;
   uint64_t entries_total_ = 0;

@@ -35,8 +35,10 @@ std::string Dashboard::status_due(TimePoint now, bool has_cursor, const std::str
                         : std::string_view("{\"connected\":false,\"url\":"));
   json_string(json, Span(url));
   json.append(",\"currentCursor\":");
-  if (has_cursor) json_string(json, Span(cursor));
-  else json.append("null");
+  if (has_cursor)
+    json_string(json, Span(cursor));
+  else
+    json.append("null");
   json.push('}');
   return std::string(json.view());
 }

@@ -60,8 +60,8 @@ struct GroupState {
   std::string name;
   int64_t undelivered = 0;  // -1: Redis could not tell (lag nil)
   int64_t pending = 0;
-  bool counted = true;      // paces the writer and bounds trimming
-  bool stale = false;       // every consumer idle past the stale time
+  bool counted = true;  // paces the writer and bounds trimming
+  bool stale = false;   // every consumer idle past the stale time
   int64_t backlog() const { return undelivered < 0 ? pending : undelivered + pending; }
 };
 

@@ -2,11 +2,11 @@
 
 #include <arpa/inet.h>
 #include <hiredis_ssl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -46,10 +46,8 @@ static bool client_certificate_refused(unsigned long e) {
     case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
     case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
     case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
-    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
-      return true;
-    default:
-      return false;
+    case SSL_R_TLSV1_ALERT_UNKNOWN_CA: return true;
+    default: return false;
   }
 }
 
@@ -82,10 +80,13 @@ bool HiredisConnection::start_tls(Deadline deadline, RedisError& err) {
     if (ok) {
       SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
       // Called when the server asks for a client certificate.
-      SSL_CTX_set_cert_cb(ctx, [](SSL*, void* self) {
-        static_cast<HiredisConnection*>(self)->certificate_asked_ = true;
-        return 1;
-      }, this);
+      SSL_CTX_set_cert_cb(
+          ctx,
+          [](SSL*, void* self) {
+            static_cast<HiredisConnection*>(self)->certificate_asked_ = true;
+            return 1;
+          },
+          this);
       ok = cfg_.tls_ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx) == 1
                                     : SSL_CTX_load_verify_locations(ctx, cfg_.tls_ca_file.c_str(), nullptr) == 1;
       why = "cannot load the CA certificates of REDIS_TLS_CA_FILE";
@@ -195,9 +196,7 @@ bool HiredisConnection::await_certificate_verdict(Deadline deadline, RedisError&
   }
 }
 
-bool HiredisConnection::tls_buffered() const {
-  return tls_ && SSL_pending(static_cast<SSL*>(tls_)) > 0;
-}
+bool HiredisConnection::tls_buffered() const { return tls_ && SSL_pending(static_cast<SSL*>(tls_)) > 0; }
 
 bool HiredisConnection::io_error(RedisError& err) {
   if (tls_ && client_certificate_error(err)) {
@@ -206,8 +205,8 @@ bool HiredisConnection::io_error(RedisError& err) {
   }
   err.fault = Fault::Transient;
   err.soon = errno == ECONNREFUSED;
-  err.message = std::string("connection to Redis at ") + describe() + " failed: " +
-                (ctx_ && ctx_->err ? ctx_->errstr : std::strerror(errno));
+  err.message = std::string("connection to Redis at ") + describe() +
+                " failed: " + (ctx_ && ctx_->err ? ctx_->errstr : std::strerror(errno));
   disconnect();
   return false;
 }
@@ -346,8 +345,8 @@ bool HiredisConnection::handshake(RedisError& err) {
     if (is_error(r.get())) {
       err.fault = classify_error_reply(r->str) == Fault::Transient ? Fault::Transient : Fault::Config;
       err.message = "Redis at " + describe() + " refused SELECT " + std::to_string(cfg_.db) + ": " +
-                    reply_text(r.get()) + " (a Redis Cluster has only database 0: drop /" +
-                    std::to_string(cfg_.db) + " from REDIS_URL)";
+                    reply_text(r.get()) + " (a Redis Cluster has only database 0: drop /" + std::to_string(cfg_.db) +
+                    " from REDIS_URL)";
       disconnect();
       return false;
     }

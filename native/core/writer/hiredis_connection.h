@@ -42,8 +42,8 @@ class HiredisConnection : public Connection {
   int abort_fd_;
   Endpoint at_;
   redisContext* ctx_ = nullptr;
-  void* tls_ctx_ = nullptr;  // SSL_CTX*, made on first use
-  void* tls_ = nullptr;      // SSL* of ctx_, owned by hiredis once initiated
+  void* tls_ctx_ = nullptr;         // SSL_CTX*, made on first use
+  void* tls_ = nullptr;             // SSL* of ctx_, owned by hiredis once initiated
   bool certificate_asked_ = false;  // the server asked for a client certificate
 };
 

@@ -20,8 +20,8 @@ std::string Lease::instance_of(const std::string& holder) {
 
 bool Lease::acquire(Connection& c, const std::string& sha, bool start, LeaseState& out, RedisError& err) {
   Reply r;
-  if (!command(c, {"EVALSHA", sha, "1", key_, holder_, id_ + " ", std::to_string(ttl_ms_), start ? "start" : "take"},
-               r, err)) {
+  if (!command(c, {"EVALSHA", sha, "1", key_, holder_, id_ + " ", std::to_string(ttl_ms_), start ? "start" : "take"}, r,
+               err)) {
     return false;
   }
   if (is_error(r.get())) {

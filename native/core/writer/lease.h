@@ -15,8 +15,8 @@ namespace fh {
 
 struct LeaseState {
   bool held = false;
-  std::string holder;   // who holds it ("" when nobody)
-  int64_t ttl_ms = 0;   // how long it lasts from now
+  std::string holder;  // who holds it ("" when nobody)
+  int64_t ttl_ms = 0;  // how long it lasts from now
 };
 
 class Lease {

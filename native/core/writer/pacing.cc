@@ -89,7 +89,8 @@ int64_t Pacing::estimate_undelivered(const StreamId& delivered, const StreamId& 
 bool Pacing::well_formed(const redisReply* r) {
   auto is = [&](size_t i, int type) { return r->element[i]->type == type; };
   if (r->type != REDIS_REPLY_ARRAY || r->elements < 4 || (r->elements - 4) % kGroupFields != 0) return false;
-  if (!is(0, REDIS_REPLY_INTEGER) || !is(1, REDIS_REPLY_STRING) || !is(2, REDIS_REPLY_STRING) || !is(3, REDIS_REPLY_INTEGER)) {
+  if (!is(0, REDIS_REPLY_INTEGER) || !is(1, REDIS_REPLY_STRING) || !is(2, REDIS_REPLY_STRING) ||
+      !is(3, REDIS_REPLY_INTEGER)) {
     return false;
   }
   for (size_t i = 4; i < r->elements; i += kGroupFields) {
@@ -139,9 +140,12 @@ bool Pacing::decide(TimePoint now) {
     }
   }
   bool was = paced_;
-  if (!enabled()) paced_ = false;
-  else if (!paced_ && slowest_backlog_ >= int64_t(cap_)) paced_ = true;
-  else if (paced_ && slowest_backlog_ <= low_) paced_ = false;
+  if (!enabled())
+    paced_ = false;
+  else if (!paced_ && slowest_backlog_ >= int64_t(cap_))
+    paced_ = true;
+  else if (paced_ && slowest_backlog_ <= low_)
+    paced_ = false;
   if (paced_ && !was) paced_since_ = now;
   return paced_ != was;
 }
@@ -150,11 +154,13 @@ bool Pacing::decide(TimePoint now) {
 // groups script an ACL refusal could only be reported in general terms.
 bool Pacing::probe(Connection& c, const std::string& stream, RedisError& err) {
   std::vector<Reply> replies;
-  if (!pipeline(c, {{"XINFO", "GROUPS", stream}, {"XPENDING", stream, "firehose-redis-probe"}}, replies, err)) return false;
+  if (!pipeline(c, {{"XINFO", "GROUPS", stream}, {"XPENDING", stream, "firehose-redis-probe"}}, replies, err))
+    return false;
   std::string denied;
   for (size_t i = 0; i < replies.size(); i++) {
     const redisReply* r = replies[i].get();
-    if (is_error(r) && reply_text(r).rfind("NOPERM", 0) == 0) denied += denied.empty() ? (i ? "XPENDING" : "XINFO") : " and XPENDING";
+    if (is_error(r) && reply_text(r).rfind("NOPERM", 0) == 0)
+      denied += denied.empty() ? (i ? "XPENDING" : "XINFO") : " and XPENDING";
   }
   if (denied.empty()) {
     probed_ = true;
@@ -162,7 +168,8 @@ bool Pacing::probe(Connection& c, const std::string& stream, RedisError& err) {
   }
   err.fault = Fault::Fatal;
   err.message = "the Redis user in REDIS_URL may not run " + denied + " on " + stream +
-                ", which pacing by consumer groups needs: grant them (ACL SETUSER <user> +xinfo +xpending), or set REDIS_TRIM=maxlen";
+                ", which pacing by consumer groups needs: grant them (ACL SETUSER <user> +xinfo +xpending), or set "
+                "REDIS_TRIM=maxlen";
   return false;
 }
 
@@ -188,7 +195,8 @@ bool Pacing::check_stale(Connection& c, const std::string& stream, TimePoint now
       if (m.rfind("NOPERM", 0) == 0) {
         err.fault = Fault::Fatal;
         err.message = "the Redis user in REDIS_URL may not run XINFO on " + stream +
-                      ", which pacing by consumer groups needs: grant them (ACL SETUSER <user> +xinfo +xpending), or set REDIS_TRIM=maxlen";
+                      ", which pacing by consumer groups needs: grant them (ACL SETUSER <user> +xinfo +xpending), or "
+                      "set REDIS_TRIM=maxlen";
         return false;
       }
       next[g.name] = stale_.count(g.name) && stale_[g.name];  // the group went away meanwhile

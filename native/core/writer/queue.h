@@ -84,8 +84,8 @@ class FrameQueue {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<QueuedFrame> q_;
-  QueueChunk* current_ = nullptr;      // where push() appends
-  std::vector<QueueChunk*> spare_;     // emptied chunks, kept for reuse
+  QueueChunk* current_ = nullptr;   // where push() appends
+  std::vector<QueueChunk*> spare_;  // emptied chunks, kept for reuse
   std::atomic<size_t> bytes_{0};
   std::atomic<size_t> count_{0};
   bool gate_open_ = true;

@@ -21,8 +21,7 @@ unsigned key_slot(std::string_view key) {
 Topology::Topology(const WriterConfig& cfg, ConnectionFactory& factory)
     : cfg_(cfg),
       factory_(factory),
-      kind_(cfg.sentinel.sentinels.empty() ? (cfg.redis.path.empty() ? Kind::Unknown : Kind::Single)
-                                           : Kind::Sentinel),
+      kind_(cfg.sentinel.sentinels.empty() ? (cfg.redis.path.empty() ? Kind::Unknown : Kind::Single) : Kind::Sentinel),
       slot_(key_slot(cfg.stream_key)),
       node_(cfg.redis.endpoint) {}
 
@@ -129,21 +128,24 @@ bool Topology::discover_sentinel(Endpoint& out, RedisError& err, size_t tries) {
       return true;
     }
     if (e.fault == Fault::Aborted || e.fault == Fault::Config) return err = e, false;
-    if (nil) unknown++;
-    else tried += (tried.empty() ? "" : ", ") + all[at].describe();
+    if (nil)
+      unknown++;
+    else
+      tried += (tried.empty() ? "" : ", ") + all[at].describe();
     sentinel_.reset();
   }
   // Sentinels that answer but know no such master: the name is wrong, even
   // if others are down.
   if (unknown > 0) {
     err.fault = Fault::Config;
-    err.message = "no sentinel knows a master named \"" + cfg_.sentinel.master_name +
-                  "\": set REDIS_SENTINEL_NAME to the name in the sentinels' configuration (sentinel monitor <name> ...)";
+    err.message =
+        "no sentinel knows a master named \"" + cfg_.sentinel.master_name +
+        "\": set REDIS_SENTINEL_NAME to the name in the sentinels' configuration (sentinel monitor <name> ...)";
     return false;
   }
   err.fault = Fault::Transient;
-  err.message = "no sentinel could name the master \"" + cfg_.sentinel.master_name + "\" (unreachable: " +
-                tried + "); check REDIS_SENTINELS";
+  err.message = "no sentinel could name the master \"" + cfg_.sentinel.master_name + "\" (unreachable: " + tried +
+                "); check REDIS_SENTINELS";
   return false;
 }
 
@@ -246,7 +248,9 @@ bool Topology::connect(Connection& conn, RedisError& err) {
       bool cluster = false;
       if (probe->connect(cfg_.redis.endpoint, e) && read_slots(*probe, cluster, e) && cluster) {
         err.fault = Fault::Config;
-        err.message = "REDIS_URL points at a Redis Cluster node, but REDIS_SENTINELS is set: Sentinel and Cluster do not mix; unset REDIS_SENTINELS for a cluster";
+        err.message =
+            "REDIS_URL points at a Redis Cluster node, but REDIS_SENTINELS is set: Sentinel and Cluster do not mix; "
+            "unset REDIS_SENTINELS for a cluster";
         return false;
       }
     }

@@ -71,7 +71,7 @@ class Topology {
   std::string change_;
   std::unique_ptr<Connection> sentinel_;  // kept open between polls
   size_t sentinel_at_ = 0;
-  std::vector<Endpoint> cluster_nodes_;   // the nodes of the last CLUSTER SLOTS
+  std::vector<Endpoint> cluster_nodes_;  // the nodes of the last CLUSTER SLOTS
   bool probed_url_ = false;
   bool resolved_ = false;  // connected once: from now on a new node is a change
 };

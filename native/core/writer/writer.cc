@@ -23,9 +23,7 @@ class Writer::Factory : public ConnectionFactory {
     sentinel_.command_timeout_ms = std::min(sentinel_.command_timeout_ms, Topology::kSentinelTimeoutMs);
   }
   std::unique_ptr<Connection> node() override { return std::make_unique<HiredisConnection>(node_, abort_fd_); }
-  std::unique_ptr<Connection> sentinel() override {
-    return std::make_unique<HiredisConnection>(sentinel_, abort_fd_);
-  }
+  std::unique_ptr<Connection> sentinel() override { return std::make_unique<HiredisConnection>(sentinel_, abort_fd_); }
 
  private:
   RedisConfig node_, sentinel_;
