@@ -19,7 +19,7 @@
  * shows how much; `--replicas 0` leaves them out, to see what the topology
  * costs the writer alone.
  *
- *   npm run bench -- [--frames 200000] [--only firehose-redis,sentinel,replicated,cluster,pipelined,per-event]
+ *   npm run bench -- [--frames 200000] [--only firehose-redis,wss,sentinel,replicated,cluster,pipelined,per-event,pacing]
  *                    [--rounds 1] [--replicas N (default: sentinel 2, cluster 1)] [--latency-seconds 10]
  *                    [--pacing-cap 20000] [--relay-drop-ms 1000] [--pacing-rounds 3] [--compare <dir>]
  *
@@ -78,6 +78,8 @@ interface Subject {
   env?: Record<string, string>;
   /** Where it writes (default: the single node). */
   topology?: 'sentinel' | 'replicated' | 'cluster';
+  /** Read from a wss:// relay (self-signed certificate, trusted through NODE_EXTRA_CA_CERTS). */
+  relayTls?: boolean;
 }
 
 const OURS = {
@@ -90,6 +92,7 @@ const SUBJECTS: Subject[] = [
   ...(values.compare
     ? [{ name: path.basename(path.resolve(values.compare)), ...OURS, args: [path.resolve(values.compare, 'dist/src/cli.js'), 'run'] }]
     : []),
+  { name: 'wss', ...OURS, relayTls: true },
   { name: 'sentinel', ...OURS, topology: 'sentinel' },
   // The sentinel's primary and replicas, written directly: what replication costs, without Sentinel.
   { name: 'replicated', ...OURS, topology: 'replicated' },
@@ -176,7 +179,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function runSubject(s: Subject, capture: string, target: Target, expected: number): Promise<Result> {
   const { client, stream } = target;
   await client.call('FLUSHALL', 'SYNC');
-  const relay = spawn(process.execPath, [path.join(here, 'relay-server.js'), capture], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const tls = s.relayTls ? relayCertificate() : undefined;
+  const relay = spawn(process.execPath, [path.join(here, 'relay-server.js'), capture, ...(tls ? ['--tls', tls] : [])], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let port = 0;
   let connectedAt = 0;
   lines(relay, (o) => {
@@ -186,7 +192,14 @@ async function runSubject(s: Subject, capture: string, target: Target, expected:
   while (!port) await sleep(20);
   const redisCpuBefore = await redisCpuSeconds(client);
   const child = spawn(process.execPath, s.args, {
-    env: { ...process.env, RELAY_URL: `ws://127.0.0.1:${port}`, REDIS_STREAM_KEY: STREAM, ...target.env, ...s.env },
+    env: {
+      ...process.env,
+      RELAY_URL: `${tls ? 'wss' : 'ws'}://127.0.0.1:${port}`,
+      ...(tls ? { NODE_EXTRA_CA_CERTS: path.join(tls, 'cert.pem') } : {}),
+      REDIS_STREAM_KEY: STREAM,
+      ...target.env,
+      ...s.env,
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   let last = -1;
@@ -229,6 +242,19 @@ async function runSubject(s: Subject, capture: string, target: Target, expected:
     threads,
   };
 }
+
+/** A self-signed certificate for 127.0.0.1, made once per run: the directory holding key.pem and cert.pem. */
+const relayCertificate = (() => {
+  let dir: string | undefined;
+  return () => {
+    if (dir) return dir;
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'firehose-redis-bench-tls-'));
+    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl: ${r.stderr}`);
+    return dir;
+  };
+})();
 
 function redisCeiling(redis: RedisServer, payloadBytes: number): number {
   const payload = 'x'.repeat(payloadBytes);
@@ -322,9 +348,9 @@ async function main(): Promise<void> {
         console.log(`    CPU by thread: ${busy.map(([n, s]) => `${n} ${((s / r.entries) * 1e6).toFixed(1)} µs/event`).join(', ')}`);
       }
     }
-    const topologies = ['sentinel', 'replicated', 'cluster'].filter((t) => results.some((r) => r.name === t));
+    const topologies = ['wss', 'sentinel', 'replicated', 'cluster'].filter((t) => results.some((r) => r.name === t));
     if (topologies.length && results.some((r) => r.name === 'firehose-redis')) {
-      console.log('\ntopologies against the single node (throughput ratio per round; same corpus, same run):');
+      console.log('\na wss:// relay and the topologies against ws:// and the single node (throughput ratio per round; same corpus, same run):');
       const mine = (name: string) => results.filter((r) => r.name === name).map((r) => r.eventsPerSec);
       const base = mine('firehose-redis');
       for (const t of topologies) {

@@ -4,14 +4,19 @@
  * socket in large slices after a minimal handshake. Every subject of the
  * benchmark is served by the same code.
  *
- *   node dist/bench/relay-server.js <capture> [--rate <frames/s>] [--drop-slow-ms <ms>]
+ *   node dist/bench/relay-server.js <capture> [--rate <frames/s>] [--drop-slow-ms <ms>] [--tls <dir>]
+ *
+ * --tls serves wss:// with <dir>/key.pem and <dir>/cert.pem, as the live
+ * network is TLS.
  *
  * prints {"event":"listening","port"} and then {"event":"connected","at"}
  * and {"event":"sent","at","frames"} per connection, as JSON lines, and
  * {"event":"dropped","at"} for each consumer dropped as too slow.
  */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +40,8 @@ export interface BenchRelayOptions {
    */
   dropSlowMs?: number;
   onDropped?: (at: number) => void;
+  /** Serve wss:// with this key and certificate. */
+  tls?: { key: Buffer; cert: Buffer };
 }
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -97,7 +104,8 @@ export function startBenchRelay(opts: BenchRelayOptions, port = 0): Promise<{ po
   }
   offsets.push(at);
   const sockets = new Set<Duplex>();
-  const server = http.createServer((_req, res) => res.writeHead(426).end());
+  const refuse = (_req: http.IncomingMessage, res: http.ServerResponse) => res.writeHead(426).end();
+  const server = opts.tls ? https.createServer(opts.tls, refuse) : http.createServer(refuse);
   server.on('upgrade', (req, socket: Duplex) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -170,7 +178,11 @@ export function startBenchRelay(opts: BenchRelayOptions, port = 0): Promise<{ po
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { rate: { type: 'string' }, 'drop-slow-ms': { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { rate: { type: 'string' }, 'drop-slow-ms': { type: 'string' }, tls: { type: 'string' } },
+  });
+  const dir = values.tls;
   const frames = readCapture(positionals[0]!).map((f) => f.bytes);
   const say = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
   const relay = await startBenchRelay({
@@ -180,6 +192,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     onSent: (at, n) => say({ event: 'sent', at, frames: n }),
     dropSlowMs: values['drop-slow-ms'] ? Number(values['drop-slow-ms']) : undefined,
     onDropped: (at) => say({ event: 'dropped', at }),
+    tls: dir ? { key: fs.readFileSync(`${dir}/key.pem`), cert: fs.readFileSync(`${dir}/cert.pem`) } : undefined,
   });
   say({ event: 'listening', port: relay.port });
 }

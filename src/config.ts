@@ -361,7 +361,8 @@ export function unknownSettings(env: Env = process.env): UnknownSetting[] {
       });
       continue;
     }
-    const distances = names.map((n) => editDistance(upper, n));
+    // The distance is at least the difference in length: most pairs need no table.
+    const distances = names.map((n) => (Math.abs(n.length - upper.length) > 2 ? Infinity : editDistance(upper, n)));
     const best = Math.min(...distances);
     // Two edits in a long name, one in a short one: close enough to be a slip.
     if (best <= (upper.length >= 8 ? 2 : 1)) {

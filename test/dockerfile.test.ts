@@ -133,7 +133,7 @@ test('the image replays over rediss://', async () => {
     timeout: 30_000,
   });
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(await redis.client().xlen('tls-events'), 100);
+  assert.equal(await redis.client().xlen('tls-events:sample'), 100);
 });
 
 test('the image serves the relay into Redis and its HEALTHCHECK passes', async () => {

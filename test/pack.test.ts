@@ -61,7 +61,7 @@ test('installs without compiling: the prebuild for this platform is what loads',
 });
 
 test('the tarball holds the prebuilds and the sources to compile from, not the tests', () => {
-  for (const f of ['binding.gyp', 'scripts/install.mjs', 'scripts/hiredis.mjs', 'native/core/sources.list', 'native/core/redis.cc', 'samples/jetstream-100.bin']) {
+  for (const f of ['binding.gyp', 'scripts/install.mjs', 'scripts/hiredis.mjs', 'native/core/sources.list', 'native/core/writer/core.cc', 'samples/jetstream-100.bin']) {
     assert.ok(fs.existsSync(path.join(pkg, f)), f);
   }
   for (const f of ['test', 'bench', 'deps', 'native/test', 'native/fuzz', 'dist/test']) assert.equal(fs.existsSync(path.join(pkg, f)), false, f);
@@ -71,7 +71,8 @@ test('replay writes the bundled sample into Redis', async () => {
   const r = cli(['replay'], { REDIS_URL: tls.redis.url });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /wrote 100 entries from 100 frames/);
-  assert.equal(await tls.redis.client().xlen('firehose:events'), 100);
+  // The bundled sample goes beside the live stream, never into it.
+  assert.equal(await tls.redis.client().xlen('firehose:events:sample'), 100);
 });
 
 test('replay writes over rediss://', async () => {
@@ -81,7 +82,7 @@ test('replay writes over rediss://', async () => {
     REDIS_STREAM_KEY: 'tls-events',
   });
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(await tls.redis.client().xlen('tls-events'), 100);
+  assert.equal(await tls.redis.client().xlen('tls-events:sample'), 100);
 });
 
 test('without a matching prebuild, the install step says so and compiles', () => {

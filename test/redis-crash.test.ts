@@ -83,9 +83,11 @@ test('host crash under appendfsync everysec, 4 times in one run: Redis loses its
     checkAofAtStart: true,
     args: ['--aof-load-truncated', 'no', '--auto-aof-rewrite-percentage', '0'],
   });
-  const N = 9000;
-  // About 2,000 events/s.
-  const relay = await fakeRelay(syntheticStream(JETSTREAM, N, 1), { intervalMs: 1, burst: 2 });
+  // About 2,000 events/s. The relay's stream grows ahead of the writer, so
+  // that however fast this machine runs, every crash comes before its end.
+  const frames = syntheticStream(JETSTREAM, 40_000, 1);
+  let N = 6000;
+  const relay = await fakeRelay(frames.slice(0, N), { intervalMs: 1, burst: 2 });
   const svc = await service(relay.url, server.url);
   const sampler = new AofSampler(server.aofDir);
   sampler.start();
@@ -93,6 +95,11 @@ test('host crash under appendfsync everysec, 4 times in one run: Redis loses its
   const crashes: Array<{ acked: number; cutBytes: number; recoveredMs: number }> = [];
   let last = 0;
   for (let i = 0; i < 4; i++) {
+    const ahead = last + 6000 - N;
+    if (ahead > 0) {
+      relay.append(frames.slice(N, N + ahead));
+      N += ahead;
+    }
     // Over a second of writes since the last recovery: the cut loses acknowledged ones.
     await until(async () => (await cursorOf(redis)) > last + 500, 20_000, `writes after crash ${i}`);
     await sleep(1100);
