@@ -29,7 +29,8 @@
  *
  * Then consumer pacing (`--only pacing`, bench/pacing.ts): the same corpus
  * with a consumer group that keeps up, and one whose worker is 10x slower
- * than the writer. *
+ * than the writer.
+ *
  * The machine is shared and noisy: compare the ratios, which come from one
  * run, rather than absolute figures across runs.
  */

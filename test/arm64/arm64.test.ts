@@ -69,8 +69,9 @@ test('replays the bundled sample into Redis, plain and over rediss://', async ()
   const secure = arm64([CLI, 'replay'], { REDIS_URL: `rediss://127.0.0.1:${tls.tlsPort}`, REDIS_TLS_CA_FILE: ca.file('ca.crt'), REDIS_STREAM_KEY: 'tls-events' });
   assert.equal(secure.status, 0, secure.stderr);
   const c = tls.redis.client();
-  assert.equal(await c.xlen('firehose:events'), 100);
-  assert.equal(await c.xlen('tls-events'), 100);
+  // The bundled sample goes beside the stream it is given, never into it.
+  assert.equal(await c.xlen('firehose:events:sample'), 100);
+  assert.equal(await c.xlen('tls-events:sample'), 100);
 });
 
 test('npm installs the packed tarball on arm64 without a compiler, and it replays', async () => {
@@ -91,5 +92,5 @@ test('npm installs the packed tarball on arm64 without a compiler, and it replay
     timeout: 180_000,
   });
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(await tls.redis.client().xlen('packed-events'), 100);
+  assert.equal(await tls.redis.client().xlen('packed-events:sample'), 100);
 });
