@@ -180,7 +180,7 @@ const TABLE: readonly Entry[] = [
   { name: 'EXTRA_TYPES', default: '', rule: list((t) => (t === 'sync' || t === 'info' ? undefined : `has "${t}", which is not one of: sync, info`)), doc: 'Also write these frame types as entries: `sync`, `info` (comma-separated). Today\'s consumers ignore them.' },
   { name: 'BATCH_MAX_EVENTS', key: 'batchMaxEvents', default: '1000', rule: int(1, 100_000), doc: 'Most entries in one batch.' },
   { name: 'BATCH_MAX_BYTES', key: 'batchMaxBytes', default: '2097152', rule: int(1024, 2 ** 30), doc: 'Most relay-frame bytes in one batch (its entries take about a third of that).' },
-  { name: 'QUEUE_MAX_BYTES', key: 'queueMaxBytes', default: '33554432', rule: int(2 ** 20, 2 ** 40), doc: 'Queue bound: above it the relay socket is paused until the queue is half empty.' },
+  { name: 'QUEUE_MAX_BYTES', key: 'queueMaxBytes', default: '16777216', rule: int(2 ** 20, 2 ** 40), doc: 'Queue bound: above it the relay socket is paused until the queue is half empty.' },
   { name: 'STALL_TIMEOUT_MS', key: 'stallTimeoutMs', default: '60000', rule: int(100, MS_DAY), doc: 'Reconnect when no data arrived for this long.' },
   { name: 'PING_INTERVAL_MS', key: 'pingIntervalMs', default: '30000', rule: int(100, MS_DAY), doc: 'WebSocket ping interval; a missing pong by the next ping means a dead connection.' },
   { name: 'RECONNECT_MIN_MS', key: 'reconnectMinMs', default: '1000', rule: int(1, 3_600_000), doc: 'First relay reconnect delay (doubles, with full jitter; back to this once a connection delivers events).' },

@@ -4,13 +4,20 @@
  * frames a client sends (ping, pong, close), masked as section 5.3 demands.
  * What arrives on the socket afterwards is the native parser's business
  * (native/core/websocket.h): openRelaySocket hands over the raw socket and
- * the bytes already read past the 101 answer.
+ * the bytes already read past the 101 answer, and read() then passes on
+ * each read.
+ *
+ * The socket reads into one buffer of its own (net's `onread`), reused for
+ * every read: at 100k events/s a fresh 64 KiB buffer per read was most of
+ * the Node thread's allocations and a good part of peak RSS (dead buffers
+ * awaiting the garbage collector). Until the upgrade, reads are copied
+ * and handed to node:http, which parses the 101 answer.
  */
 import { createHash, randomBytes, randomFillSync } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import type { Socket } from 'node:net';
-import type { ConnectionOptions, TLSSocket } from 'node:tls';
+import net, { type Socket } from 'node:net';
+import tls, { type ConnectionOptions, type TLSSocket } from 'node:tls';
 
 /** RFC 6455 section 1.3: appended to the key to compute Sec-WebSocket-Accept. */
 const ACCEPT_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -19,6 +26,17 @@ const OP_PING = 0x9;
 const OP_PONG = 0xa;
 /** How much of a refusal's body goes into the error message. */
 const EXCERPT_CHARS = 200;
+/** One read at most: four times Node's default, a quarter as many crossings into the addon. */
+const READ_BUFFER_BYTES = 256 << 10;
+
+/** Where a socket's reads go: node:http until the upgrade, then read()'s sink. */
+interface ReadRoute {
+  socket?: Socket;
+  upgraded: boolean;
+  sink: ((chunk: Buffer) => void) | null;
+  /** Read after the upgrade, before read(): TLS may decrypt more than one record after a pause. */
+  early: Buffer[];
+}
 
 export interface RelaySocketOptions {
   /** Longest time from the start of the connection to the 101 answer. */
@@ -51,7 +69,19 @@ export class RelaySocket {
     readonly socket: Socket | TLSSocket,
     /** Bytes the server sent right after its 101 answer, already read. */
     readonly head: Buffer,
+    private readonly route: ReadRoute = { upgraded: true, sink: null, early: [] },
   ) {}
+
+  /**
+   * Starts passing each read to sink, or (null) drops what comes from now
+   * on. A chunk is a view of a buffer that the next read overwrites: copy
+   * what you keep. The socket stays paused until socket.resume().
+   */
+  read(sink: ((chunk: Buffer) => void) | null): void {
+    this.route.sink = sink ?? (() => {});
+    if (sink) for (const chunk of this.route.early.splice(0)) sink(chunk);
+    this.route.early = [];
+  }
 
   /** Returns socket.write()'s answer (false: the socket buffers). */
   ping(payload: Uint8Array = Buffer.alloc(0)): boolean {
@@ -134,6 +164,8 @@ export function openRelaySocket(url: string, opts: RelaySocketOptions): Promise<
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
       req.destroy();
+      // Without an agent, node:http may leave a socket it got from createConnection open.
+      route.socket?.destroy();
       reject(new HandshakeError(message, status));
     };
     const onAbort = () => fail(`handshake with ${origin} aborted`);
@@ -142,11 +174,33 @@ export function openRelaySocket(url: string, opts: RelaySocketOptions): Promise<
       opts.handshakeTimeoutMs,
     );
 
+    const route: ReadRoute = { upgraded: false, sink: null, early: [] };
+    const buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+    const onread = {
+      buffer,
+      // true: go on reading (a sink that wants a pause calls socket.pause()).
+      callback: (n: number) => {
+        const chunk = buffer.subarray(0, n);
+        if (route.sink) route.sink(chunk);
+        else if (route.upgraded) route.early.push(Buffer.from(chunk));
+        else route.socket?.emit('data', Buffer.from(chunk));
+        return true;
+      },
+    };
+    const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+    const port = Number(u.port || (secure ? 443 : 80));
     const req = (secure ? https : http).request({
-      hostname: u.hostname.replace(/^\[(.*)\]$/, '$1'),
-      port: u.port || (secure ? 443 : 80),
+      hostname: host,
+      port,
       path: u.pathname + u.search,
-      agent: false,
+      // No agent: node:http takes this socket, which reads into our buffer.
+      createConnection: () => {
+        route.socket = secure
+          ? // tls.connect takes onread too (Node's documentation), which @types/node leaves out.
+            tls.connect({ host, port, servername: opts.tls?.servername ?? (net.isIP(host) ? undefined : host), ca: opts.tls?.ca, onread } as ConnectionOptions)
+          : net.connect({ host, port, onread });
+        return route.socket;
+      },
       headers: {
         ...opts.headers,
         Connection: 'Upgrade',
@@ -154,7 +208,6 @@ export function openRelaySocket(url: string, opts: RelaySocketOptions): Promise<
         'Sec-WebSocket-Key': key,
         'Sec-WebSocket-Version': '13',
       },
-      ...(secure ? opts.tls : {}),
     });
     if (opts.signal?.aborted) return onAbort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -211,7 +264,10 @@ export function openRelaySocket(url: string, opts: RelaySocketOptions): Promise<
       opts.signal?.removeEventListener('abort', onAbort);
       socket.setTimeout(0);
       socket.setNoDelay(true);
-      resolve(new RelaySocket(socket, head));
+      // Held until read() says where the bytes go.
+      route.upgraded = true;
+      socket.pause();
+      resolve(new RelaySocket(socket, head, route));
     });
     req.end();
   });

@@ -181,7 +181,7 @@ export class RelayClient extends EventEmitter<RelayEvents> {
     this.clearTimers();
     if (!rs.socket.destroyed) {
       rs.socket.pause();
-      rs.socket.removeAllListeners('data');
+      rs.read(null);
       this.sendClose(rs, 1000, 'shutting down');
     }
     return conn.closed;
@@ -250,7 +250,8 @@ export class RelayClient extends EventEmitter<RelayEvents> {
     this.startTimers(conn);
     this.emit('open', base, cursor);
     if (rs.head.length) this.onData(conn, rs.head);
-    socket.on('data', (chunk: Buffer) => this.onData(conn, chunk));
+    rs.read((chunk) => this.onData(conn, chunk));
+    if (!this.pausedByWriter && this.conn === conn) rs.socket.resume();
   }
 
   private onData(conn: Conn, chunk: Buffer): void {

@@ -108,7 +108,8 @@ async function viaNative(url: string, ca: Buffer, seed: number): Promise<{ seen:
   };
   rs.socket.on('error', () => {});
   feed(rs.head);
-  rs.socket.on('data', feed);
+  rs.read(feed);
+  rs.socket.resume();
   await once(rs.socket, 'close');
   return { seen, chunks };
 }
