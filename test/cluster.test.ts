@@ -7,25 +7,20 @@
  * once, in order.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, test } from 'node:test';
+import { test } from 'node:test';
 import { syntheticStream } from '../bench/corpus.js';
 import { RedisCluster } from './support/cluster.js';
 import { FakeRelay } from './support/fake-relay.js';
 import { readFrames } from './support/fixtures.js';
 import type { RedisServer } from './support/redis.js';
-import { ServiceProcess, stopAllServices, until, type LogLine } from './support/service-process.js';
+import { ServiceProcess, serviceTestKit, until, type LogLine } from './support/service-process.js';
 import { assertStreamHolds } from './support/stream.js';
 
 const STREAM = '{firehose}:events';
 const CURSOR = '{firehose}:cursor';
 const JETSTREAM = readFrames('jetstream-corpus', 'frames.bin').map((f) => f.bytes);
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  await stopAllServices();
-  while (cleanups.length) await cleanups.pop()!().catch(() => {});
-});
-after(stopAllServices);
+const { cleanups } = serviceTestKit();
 
 const idMs = (id: string) => Number(id.split('-')[0]);
 

@@ -10,50 +10,20 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { afterEach, test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import type { Redis } from 'ioredis';
 import { syntheticStream } from '../bench/corpus.js';
 import { AofSampler, incrFile, multiOffsets, xaddOffsets } from './support/aof.js';
-import { FakeRelay, type FakeRelayOptions, type RelayFrame } from './support/fake-relay.js';
 import { readFrames } from './support/fixtures.js';
-import { RedisServer, ping, type RedisServerOptions } from './support/redis.js';
-import { LEVEL, ServiceProcess, stopAllServices, until as untilRaw } from './support/service-process.js';
+import { RedisServer, ping } from './support/redis.js';
+import { LEVEL, ServiceProcess, serviceTestKit } from './support/service-process.js';
 import { CURSOR_KEY, readStream, tally, type Tally } from './support/stream.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
 const JETSTREAM = readFrames('jetstream-corpus', 'frames.bin').map((f) => f.bytes);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const cleanups: Array<() => Promise<unknown>> = [];
-let services: ServiceProcess[] = [];
-
-afterEach(async () => {
-  services = [];
-  await stopAllServices();
-  while (cleanups.length) await cleanups.pop()!().catch(() => {});
-});
-
-/** until(), with the services' last log lines in the error. */
-async function until<T>(fn: () => Promise<T> | T, timeoutMs: number, what: string) {
-  try {
-    return await untilRaw(fn, timeoutMs, what);
-  } catch (e) {
-    (e as Error).message += services.map((s) => `\n${s.tail()}`).join('');
-    throw e;
-  }
-}
-
-async function redisServer(opts: RedisServerOptions = {}): Promise<{ server: RedisServer; redis: Redis }> {
-  const server = await RedisServer.start(opts);
-  cleanups.push(() => server.stop());
-  return { server, redis: server.client() };
-}
-
-async function fakeRelay(frames: RelayFrame[], opts: FakeRelayOptions = {}): Promise<FakeRelay> {
-  const relay = await FakeRelay.start(frames, opts);
-  cleanups.push(() => relay.close());
-  return relay;
-}
+const { cleanups, services, until, redisServer, fakeRelay } = serviceTestKit();
 
 async function service(relayUrl: string, redisUrl: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
   const svc = await ServiceProcess.start({

@@ -7,24 +7,19 @@
  * that the writer has to notice and fetch again from the relay.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, test } from 'node:test';
+import { test } from 'node:test';
 import { syntheticStream } from '../bench/corpus.js';
 import { FakeRelay } from './support/fake-relay.js';
 import { readFrames } from './support/fixtures.js';
 import { SentinelSet } from './support/sentinel.js';
-import { ServiceProcess, stopAllServices, until, type LogLine } from './support/service-process.js';
+import { ServiceProcess, serviceTestKit, until, type LogLine } from './support/service-process.js';
 import { assertStreamHolds } from './support/stream.js';
 
 const STREAM = '{firehose}:events';
 const CURSOR = '{firehose}:cursor';
 const JETSTREAM = readFrames('jetstream-corpus', 'frames.bin').map((f) => f.bytes);
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  await stopAllServices();
-  while (cleanups.length) await cleanups.pop()!().catch(() => {});
-});
-after(stopAllServices);
+const { cleanups } = serviceTestKit();
 
 /** Milliseconds of a stream entry ID (Redis's clock, this machine's). */
 const idMs = (id: string) => Number(id.split('-')[0]);

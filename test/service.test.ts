@@ -9,15 +9,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, after, test } from 'node:test';
+import { after, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { syntheticStream } from '../bench/corpus.js';
 import { readCapture } from '../src/capture.js';
 import { createDecoder } from '../src/decoder.js';
-import { FakeRelay, errorFrame, infoFrame, type FakeRelayOptions, type RelayConnection, type RelayFrame } from './support/fake-relay.js';
+import { FakeRelay, errorFrame, infoFrame, type RelayConnection, type RelayFrame } from './support/fake-relay.js';
 import { readFrames } from './support/fixtures.js';
-import { RedisServer, freePort, type RedisServerOptions } from './support/redis.js';
-import { LEVEL, ServiceProcess, runCli, stopAllServices, until as untilRaw, type LogLine, type StartOptions } from './support/service-process.js';
+import { RedisServer, freePort } from './support/redis.js';
+import { LEVEL, ServiceProcess, runCli, serviceTestKit, type LogLine, type StartOptions } from './support/service-process.js';
 
 const STREAM = 'firehose:events';
 const CURSOR = 'firehose:python_cursor';
@@ -39,40 +39,11 @@ function stream(count: number, firstSeq = 1): RelayFrame[] {
 
 // ---------------------------------------------------------------- fixtures
 
-const cleanups: Array<() => Promise<unknown>> = [];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'firehose-service-'));
 
 /** The services of the running test, whose logs a failed wait shows. */
-let services: ServiceProcess[] = [];
-
-/** until(), with the services' last log lines in the error. */
-async function until<T>(fn: () => Promise<T> | T, timeoutMs?: number, what?: string) {
-  try {
-    return await untilRaw(fn, timeoutMs, what);
-  } catch (e) {
-    (e as Error).message += services.map((s) => `\n${s.tail()}`).join('');
-    throw e;
-  }
-}
-
-afterEach(async () => {
-  services = [];
-  await stopAllServices();
-  while (cleanups.length) await cleanups.pop()!().catch(() => {});
-});
+const { cleanups, services, until, redisServer, fakeRelay } = serviceTestKit();
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-async function redisServer(opts: RedisServerOptions = {}): Promise<{ server: RedisServer; redis: Redis }> {
-  const server = await RedisServer.start(opts);
-  cleanups.push(() => server.stop());
-  return { server, redis: server.client() };
-}
-
-async function fakeRelay(frames: RelayFrame[], opts: FakeRelayOptions = {}): Promise<FakeRelay> {
-  const relay = await FakeRelay.start(frames, opts);
-  cleanups.push(() => relay.close());
-  return relay;
-}
 
 async function service(relayUrl: string, redisUrl: string, opts: StartOptions = {}): Promise<ServiceProcess> {
   const svc = await ServiceProcess.start({ ...opts, env: { RELAY_URL: relayUrl, REDIS_URL: redisUrl, ...opts.env } });

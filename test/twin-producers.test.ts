@@ -7,14 +7,14 @@
  * the CLI in child processes, the relay a fake one, Redis a real one.
  */
 import assert from 'node:assert/strict';
-import { afterEach, test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import type { Redis } from 'ioredis';
 import { syntheticStream } from '../bench/corpus.js';
 import { createIngester } from '../src/ingester.js';
 import { FakeRelay, type RelayFrame } from './support/fake-relay.js';
 import { readFrames } from './support/fixtures.js';
 import { RedisServer } from './support/redis.js';
-import { LEVEL, ServiceProcess, stopAllServices, until as untilRaw, type LogLine } from './support/service-process.js';
+import { LEVEL, ServiceProcess, serviceTestKit, type LogLine } from './support/service-process.js';
 import { CURSOR_KEY, tally } from './support/stream.js';
 
 const JETSTREAM = readFrames('jetstream-corpus', 'frames.bin').map((f) => f.bytes);
@@ -22,23 +22,7 @@ const LEASE_TTL_MS = 1000;
 /** The issue's bound on a takeover. */
 const TAKEOVER_BOUND_MS = LEASE_TTL_MS + 1000;
 
-const cleanups: Array<() => Promise<unknown>> = [];
-let services: ServiceProcess[] = [];
-
-afterEach(async () => {
-  services = [];
-  await stopAllServices();
-  while (cleanups.length) await cleanups.pop()!().catch(() => {});
-});
-
-async function until<T>(fn: () => Promise<T> | T, timeoutMs: number, what: string) {
-  try {
-    return await untilRaw(fn, timeoutMs, what);
-  } catch (e) {
-    (e as Error).message += services.map((s) => `\n${s.tail()}`).join('');
-    throw e;
-  }
-}
+const { cleanups, services, until } = serviceTestKit();
 
 async function setup(frames: RelayFrame[]): Promise<{ redis: Redis; server: RedisServer; relay: FakeRelay }> {
   const server = await RedisServer.start();

@@ -6,9 +6,12 @@
  * an after/afterEach hook) if the test did not end it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { after, afterEach } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SETTINGS } from '../../src/config.js';
-import { freePort } from './redis.js';
+import type { Redis } from 'ioredis';
+import { FakeRelay, type FakeRelayOptions, type RelayFrame } from './fake-relay.js';
+import { freePort, RedisServer, type RedisServerOptions } from './redis.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
@@ -258,4 +261,40 @@ export async function until<T>(fn: () => Promise<T> | T, timeoutMs = 10_000, wha
     if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms (last: ${String(last)})`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * For a test file that starts services: after each test every service is
+ * stopped and the cleanups pushed run, newest first (the Redis servers and
+ * relays started through the kit among them). until() is the one above,
+ * with the last log lines of the services pushed in its error.
+ */
+export function serviceTestKit() {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const services: ServiceProcess[] = [];
+  afterEach(async () => {
+    services.length = 0;
+    await stopAllServices();
+    while (cleanups.length) await cleanups.pop()!().catch(() => {});
+  });
+  after(stopAllServices);
+  const untilLogged = async <T>(fn: () => Promise<T> | T, timeoutMs?: number, what?: string) => {
+    try {
+      return await until(fn, timeoutMs, what);
+    } catch (e) {
+      (e as Error).message += services.map((s) => `\n${s.tail()}`).join('');
+      throw e;
+    }
+  };
+  const redisServer = async (opts: RedisServerOptions = {}): Promise<{ server: RedisServer; redis: Redis }> => {
+    const server = await RedisServer.start(opts);
+    cleanups.push(() => server.stop());
+    return { server, redis: server.client() };
+  };
+  const fakeRelay = async (frames: RelayFrame[], opts: FakeRelayOptions = {}): Promise<FakeRelay> => {
+    const relay = await FakeRelay.start(frames, opts);
+    cleanups.push(() => relay.close());
+    return relay;
+  };
+  return { cleanups, services, until: untilLogged, redisServer, fakeRelay };
 }

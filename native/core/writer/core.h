@@ -109,7 +109,6 @@ class WriterCore {
   WriterConfig cfg_;
   WriterClock& clock_;
   FrameQueue& queue_;
-  ConnectionFactory& factory_;
   WriterControl& control_;
   Dashboard& dash_;
   Sink sink_;
