@@ -108,8 +108,9 @@ export async function runReplay(config: Config, opts: ReplayOptions, err: NodeJS
   );
   const end = async (code: number) => {
     guard.disarm();
-    if (guard.failure) err.write(`firehose-redis: ${guard.failure}\n`);
+    // Closed first: a retry the writer logs meanwhile must not follow the verdict.
     await ing.close(0);
+    if (guard.failure) err.write(`firehose-redis: ${guard.failure}\n`);
     return code;
   };
 

@@ -140,7 +140,12 @@ export class RedisServer {
       ...extraArgs,
     ];
     const binary = this.opts.binary ?? 'redis-server';
-    const proc = spawn(binary, args, { stdio: 'ignore' });
+    // Not the sanitizer runtimes that test:sanitize preloads for the addon:
+    // valkey-server's jemalloc crashes under them.
+    const env = { ...process.env };
+    delete env.LD_PRELOAD;
+    delete env.ASAN_OPTIONS;
+    const proc = spawn(binary, args, { stdio: 'ignore', env });
     live.add(proc);
     proc.once('exit', () => live.delete(proc));
     this.proc = proc;
