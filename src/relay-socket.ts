@@ -78,9 +78,9 @@ export class RelaySocket {
    * what you keep. The socket stays paused until socket.resume().
    */
   read(sink: ((chunk: Buffer) => void) | null): void {
+    const early = this.route.early.splice(0);
     this.route.sink = sink ?? (() => {});
-    if (sink) for (const chunk of this.route.early.splice(0)) sink(chunk);
-    this.route.early = [];
+    if (sink) for (const chunk of early) sink(chunk);
   }
 
   /** Returns socket.write()'s answer (false: the socket buffers). */
