@@ -107,9 +107,11 @@ test('Sentinel: primary SIGKILLed, then SENTINEL FAILOVER; every seq once, in or
   assert.ok(svc.alive, svc.tail());
 });
 
-test('Sentinel with min-replicas-to-write 1: the demoted master refuses writes (NOREPLICAS, retried), the writer follows the sentinels, nothing lost', { timeout: 60_000 }, async () => {
+test('Sentinel with min-replicas-to-write 1: the demoted master refuses writes (NOREPLICAS, retried), the writer follows the sentinels; at most a moment of writes is lost, and fetched again', { timeout: 60_000 }, async () => {
   // One replica: once it is promoted, the old master has none left and
-  // refuses every write, so nothing it acknowledges can be lost.
+  // refuses every write. What it acknowledged before, the replica may not
+  // have received yet when it was promoted (replication is asynchronous):
+  // a few milliseconds of writes, caught and fetched again like any loss.
   const set = await SentinelSet.start({ replicas: 1, args: ['--min-replicas-to-write', '1', '--min-replicas-max-lag', '2'] });
   cleanups.push(() => set.stop());
   const total = 1200;
@@ -143,14 +145,17 @@ test('Sentinel with min-replicas-to-write 1: the demoted master refuses writes (
     throw e;
   });
   const entries = await assertStreamHolds(set.client(second.port), Array.from({ length: total }, (_, i) => i + 1), { streamKey: STREAM, cursorKey: CURSOR });
-  assert.deepEqual(svc.find(/^Redis lost acknowledged writes/), [], 'nothing lost');
-  assert.equal(relay.connections.length, 1, 'nothing fetched again');
+  const losses = svc.find(/^Redis lost acknowledged writes/);
+  const lost = losses.reduce((n, l) => n + Number(l.lost), 0);
+  // Without min-replicas-to-write the same failover lost 38-756 events.
+  assert.ok(lost <= 20, `lost ${lost}: ${losses.map((l) => l.msg).join('; ')}`);
+  assert.equal(relay.connections.length, 1 + losses.length, 'fetched again once per loss, and only then');
   // The new master has no replica either until the old one rejoins it.
   const resumed = entries.find((e) => idMs(e.id) > refused[0]!.time)!;
   console.log(
     `sentinel, min-replicas-to-write 1: SENTINEL FAILOVER at 0, first NOREPLICAS at ${refused[0]!.time - failoverAt} ms, ` +
       `new master named at ${namedAt - failoverAt} ms (polled), followed at ${switched.time - failoverAt} ms, ` +
-      `writing again at ${idMs(resumed.id) - failoverAt} ms; 0 lost`,
+      `writing again at ${idMs(resumed.id) - failoverAt} ms; ${lost} lost and fetched again`,
   );
 });
 
